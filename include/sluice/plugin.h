@@ -1,0 +1,165 @@
+/*
+ * sluice/plugin.h -- the only header a sluiced plugin needs.
+ *
+ * A plugin is a shared object that registers handlers for job kinds. It never
+ * links against daemon symbols: everything it may call arrives in the host
+ * table handed to sluice_plugin_init(). Build one with
+ *
+ *     cc -shared -fPIC $(pkg-config --cflags sluice-plugin) -o my.so my.c
+ *
+ * and list it under [worker] plugins in the INI file.
+ *
+ * Compatibility: the daemon calls sluice_plugin_abi() first and refuses a
+ * plugin built for another SLUICE_ABI_VERSION, before any of its code runs.
+ * Structs start with a size field so that fields can be appended without
+ * breaking plugins built against an older header.
+ */
+#ifndef SLUICE_PLUGIN_H
+#define SLUICE_PLUGIN_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped on any incompatible change to the structs or calls below. */
+#define SLUICE_ABI_VERSION 1
+
+/* What a handler returns. A handler returns SLUICE_OK to complete the job, or
+ * the value of one of the outcome helpers (fail, snooze, cancel, discard). Any
+ * other non-zero return is recorded as an error "handler returned <n>". */
+enum sluice_outcome {
+	SLUICE_OK = 0,
+	SLUICE_ERROR = 1,   /* retried by River's policy, discarded at max_attempts */
+	SLUICE_SNOOZE = 2,  /* run again later; the attempt is not counted */
+	SLUICE_CANCEL = 3,  /* stop for good: state cancelled, error recorded */
+	SLUICE_DISCARD = 4, /* stop for good: state discarded, error recorded */
+};
+
+/* Error codes returned by host calls: 0 on success, negative on failure. */
+enum sluice_err {
+	SLUICE_EINVAL = -22,    /* bad argument (bad JSON, bad name, ...) */
+	SLUICE_EEXIST = -17,    /* already registered */
+	SLUICE_ENOMEM = -12,    /* out of memory */
+	SLUICE_ECANCELED = -125 /* the job was cancelled while waiting */
+};
+
+enum sluice_log_level {
+	SLUICE_LOG_ERROR = 0,
+	SLUICE_LOG_WARN = 1,
+	SLUICE_LOG_INFO = 2,
+	SLUICE_LOG_DEBUG = 3,
+};
+
+/* Why a job's handler is asked to stop; see sluice_host.cancelled(). */
+enum sluice_cancel_reason {
+	SLUICE_CANCEL_NONE = 0,
+	SLUICE_CANCEL_TIMEOUT = 1,  /* the kind's timeout passed */
+	SLUICE_CANCEL_REMOTE = 2,   /* cancelled by an operator (River's JobCancel) */
+	SLUICE_CANCEL_SHUTDOWN = 3, /* the daemon is stopping */
+};
+
+/* A job as its handler sees it. Read only; valid until the handler returns.
+ * Strings are NUL-terminated. args are the job's arguments after every
+ * work_begin hook ran (so decrypted when encryption is on). */
+typedef struct sluice_job {
+	uint32_t size; /* sizeof(sluice_job) as the daemon built it */
+	int64_t id;
+	const char *kind;
+	const char *queue;
+	const char *args; /* JSON object */
+	size_t args_len;
+	const char *metadata; /* JSON object */
+	const char *tags;     /* JSON array of strings */
+	int attempt;          /* 1 on the first run */
+	int max_attempts;
+	int priority;           /* 1 (highest) .. 4 */
+	int64_t created_at_us;  /* microseconds since the Unix epoch */
+	int64_t scheduled_at_us;
+	int64_t attempted_at_us;
+} sluice_job;
+
+typedef int (*sluice_work_fn)(const sluice_job *job, void *userdata);
+
+/* A kind a plugin handles. */
+typedef struct sluice_kind {
+	uint32_t size; /* sizeof(sluice_kind) */
+	const char *kind; /* River kind name, e.g. "mail.send" */
+	sluice_work_fn work;
+	void *userdata;      /* passed to work() unchanged */
+	int64_t timeout_ms;  /* 0: [worker] job_timeout; -1: no timeout */
+} sluice_kind;
+
+/* Opaque handle naming the plugin being initialised. */
+typedef struct sluice_plugin sluice_plugin;
+
+/* The functions a plugin may call. Every call is thread-safe; the job
+ * functions may only be called with the job passed to the running handler. */
+typedef struct sluice_host {
+	uint32_t size; /* sizeof(sluice_host) as the daemon built it */
+	uint32_t abi_version;
+
+	/* At init only. Returns 0, SLUICE_EEXIST if any plugin already handles
+	 * the kind, SLUICE_EINVAL for a bad name or missing work function. */
+	int (*register_kind)(sluice_plugin *plugin, const sluice_kind *kind);
+
+	/* Log a line through the daemon's logger (logfmt on stderr). job may be
+	 * NULL; otherwise job_id and kind are added. Never log secrets or args. */
+	void (*log)(const sluice_job *job, int level, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+	/* Outcome helpers: record the outcome and return the value the handler
+	 * should return, e.g. `return host->fail(job, "no such user %d", id);` */
+	int (*fail)(const sluice_job *job, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+	int (*cancel)(const sluice_job *job, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+	int (*discard)(const sluice_job *job, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+	int (*snooze)(const sluice_job *job, double seconds);
+
+	/* Store a JSON value as the job's output (River's metadata.output),
+	 * whatever the outcome. Returns 0 or SLUICE_EINVAL if json is not JSON. */
+	int (*record_output)(const sluice_job *job, const char *json);
+
+	/* Non-zero (an enum sluice_cancel_reason) once the handler should stop. */
+	int (*cancelled)(const sluice_job *job);
+
+	/* Sleep up to ms milliseconds; returns 0, or SLUICE_ECANCELED early when
+	 * the job is cancelled, times out or the daemon stops. */
+	int (*sleep_ms)(const sluice_job *job, int64_t ms);
+} sluice_host;
+
+/* What sluice_plugin_abi() returns: lets the daemon check the build before
+ * calling any other plugin code. */
+typedef struct sluice_plugin_magic {
+	uint32_t size;        /* sizeof(sluice_plugin_magic) */
+	uint32_t abi_version; /* SLUICE_ABI_VERSION */
+	uint32_t job_size;    /* sizeof(sluice_job) */
+	uint32_t host_size;   /* sizeof(sluice_host) */
+	const char *name;
+	const char *version;
+} sluice_plugin_magic;
+
+/* Every plugin exports these two functions, and optionally
+ * `void sluice_plugin_fini(void)`, called at daemon exit. */
+const sluice_plugin_magic *sluice_plugin_abi(void);
+int sluice_plugin_init(const sluice_host *host, sluice_plugin *plugin);
+
+/* Defines sluice_plugin_abi() for the header the plugin is compiled with. */
+#define SLUICE_PLUGIN(name_, version_)                                          \
+	const sluice_plugin_magic *sluice_plugin_abi(void)                     \
+	{                                                                      \
+		static const sluice_plugin_magic m = {                         \
+		    sizeof(sluice_plugin_magic), SLUICE_ABI_VERSION,           \
+		    sizeof(sluice_job), sizeof(sluice_host), (name_), (version_)}; \
+		return &m;                                                     \
+	}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

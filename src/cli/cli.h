@@ -1,0 +1,32 @@
+/* cli.h -- shared pieces of the `sluice` admin tool: global options, the
+ * loaded configuration and a blocking database connection. */
+#ifndef SLUICE_CLI_H
+#define SLUICE_CLI_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "config.h"
+
+/* Exit codes: what a script can rely on. */
+#define EXIT_USAGE 64 /* bad command line (EX_USAGE) */
+#define EXIT_DB 69    /* database unreachable (EX_UNAVAILABLE) */
+
+typedef struct cli {
+	cfg cfg;
+	const char *config_path; /* NULL: none */
+	bool json;
+	int argc; /* the command's own arguments */
+	char **argv;
+} cli;
+
+/* Connects or prints why not; NULL on failure. */
+PGconn *cli_connect(cli *c);
+/* Prints "sluice: <msg>" to stderr; returns code. */
+int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* True when argv[i] is opt; with a value (--opt VALUE or --opt=VALUE) in *val. */
+bool cli_opt(int argc, char **argv, int *i, const char *opt, const char **val);
+
+int cmd_migrate(cli *c);
+
+#endif

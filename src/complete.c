@@ -1,0 +1,227 @@
+/* complete.c -- see complete.h. */
+#include "complete.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "migrate.h"
+#include "sql.h"
+#include "util.h"
+
+void completer_encode(sb *b, const completion *c, size_t n)
+{
+	char ts[40];
+	sb_putc(b, '[');
+	for (size_t i = 0; i < n && c; i++, c = c->next) {
+		if (i)
+			sb_putc(b, ',');
+		sb_printf(b, "{\"id\":%lld,\"state\":\"%s\"", (long long)c->job_id, c->state);
+		if (c->attempt >= 0)
+			sb_printf(b, ",\"attempt\":%d", c->attempt);
+		if (c->error_json) {
+			sb_puts(b, ",\"error\":");
+			sb_puts(b, c->error_json);
+		}
+		if (c->finalized_at_us) {
+			fmt_rfc3339_us(c->finalized_at_us, ts);
+			sb_printf(b, ",\"finalized_at\":\"%s\"", ts);
+		}
+		if (c->scheduled_at_us) {
+			fmt_rfc3339_us(c->scheduled_at_us, ts);
+			sb_printf(b, ",\"scheduled_at\":\"%s\"", ts);
+		}
+		if (c->metadata_json) {
+			sb_puts(b, ",\"metadata\":");
+			sb_puts(b, c->metadata_json);
+		}
+		sb_puts(b, c->cancel_if_requested ? ",\"cr\":true}" : ",\"cr\":false}");
+	}
+	sb_putc(b, ']');
+}
+
+static void flush(completer *c);
+
+static void on_timer(uv_timer_t *t)
+{
+	completer *c = t->data;
+	c->timer_armed = false;
+	flush(c);
+}
+
+static void arm(completer *c, uint64_t ms)
+{
+	if (c->timer_armed)
+		return;
+	c->timer_armed = true;
+	uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+void completer_init(completer *c, uv_loop_t *loop, db_conn *conn, const char *schema)
+{
+	*c = (completer){.conn = conn, .sql = sql_render(SQL_COMPLETE, schema),
+	                 .limit = COMPLETE_MAX_BATCH};
+	uv_timer_init(loop, &c->timer);
+	c->timer.data = c;
+}
+
+static void requeue_inflight(completer *c)
+{
+	if (!c->inflight)
+		return;
+	completion *last = c->inflight;
+	while (last->next)
+		last = last->next;
+	last->next = c->head;
+	c->head = c->inflight;
+	if (!c->tail)
+		c->tail = last;
+	c->pending += c->ninflight;
+	c->inflight = NULL;
+	c->ninflight = 0;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static void after_success(completer *c, PGresult *res)
+{
+	int n = PQntuples(res);
+	int64_t *ids = xmalloc(((size_t)n + 1) * sizeof *ids);
+	for (int i = 0; i < n; i++)
+		ids[i] = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+	qsort(ids, (size_t)n, sizeof *ids, cmp_id);
+	for (completion *k = c->inflight; k;) {
+		completion *next = k->next;
+		if (bsearch(&k->job_id, ids, (size_t)n, sizeof *ids, cmp_id)) {
+			c->applied++;
+		} else {
+			/* Rescued, cancelled or deleted while it ran: River leaves such
+			 * rows alone too. */
+			c->skipped++;
+			log_warn("job no longer running; outcome not written", LI("job_id", k->job_id),
+			         LS("outcome", k->state));
+		}
+		completion_free(k);
+		k = next;
+	}
+	free(ids);
+	c->inflight = NULL;
+	c->ninflight = 0;
+}
+
+static void on_result(db_status st, PGresult *res, const char *err, void *arg)
+{
+	completer *c = arg;
+	c->flushing = false;
+	switch (st) {
+	case DB_OK:
+		after_success(c, res);
+		if (c->limit < COMPLETE_MAX_BATCH)
+			c->limit = c->limit * 2 > COMPLETE_MAX_BATCH ? COMPLETE_MAX_BATCH : c->limit * 2;
+		break;
+	case DB_ESQL:
+		if (c->ninflight == 1) {
+			/* Bisected down to one record the database refuses: it cannot
+			 * be written, and retrying would block every other outcome. The
+			 * job stays running until the rescuer picks it up. */
+			c->failed++;
+			log_error("cannot write job outcome; leaving it to the rescuer",
+			          LI("job_id", c->inflight->job_id), LS("err", err));
+			completion_free(c->inflight);
+			c->inflight = NULL;
+			c->ninflight = 0;
+		} else {
+			log_warn("completion batch failed; retrying in smaller batches",
+			         LI("batch", c->ninflight), LS("err", err));
+			c->limit = c->ninflight / 2;
+			requeue_inflight(c);
+		}
+		break;
+	case DB_ECONN:
+		/* Kept, and written after the reconnect (completer_kick). Rows
+		 * already updated by a batch that did commit are no longer
+		 * running, so the retry leaves them alone. */
+		requeue_inflight(c);
+		return;
+	}
+	if (c->pending >= COMPLETE_BATCH_THRESHOLD)
+		flush(c);
+	else if (c->pending)
+		arm(c, COMPLETE_FLUSH_MS);
+	else if (c->on_idle)
+		c->on_idle(c->arg);
+}
+
+static void flush(completer *c)
+{
+	if (c->flushing || !c->pending || !db_ready(c->conn))
+		return;
+	size_t n = c->pending < c->limit ? c->pending : c->limit;
+	completion *first = c->head, *last = first;
+	for (size_t i = 1; i < n; i++)
+		last = last->next;
+	c->head = last->next;
+	if (!c->head)
+		c->tail = NULL;
+	last->next = NULL;
+	c->pending -= n;
+	c->inflight = first;
+	c->ninflight = n;
+
+	sb b = {0};
+	completer_encode(&b, first, n);
+	const char *params[] = {sb_str(&b)};
+	c->flushing = true;
+	if (db_query_params(c->conn, c->sql, 1, params, on_result, c) < 0) {
+		c->flushing = false;
+		requeue_inflight(c);
+	}
+	sb_free(&b);
+}
+
+void completer_add(completer *c, completion *comp)
+{
+	comp->next = NULL;
+	if (c->tail)
+		c->tail->next = comp;
+	else
+		c->head = comp;
+	c->tail = comp;
+	c->pending++;
+	if (c->pending >= COMPLETE_BATCH_THRESHOLD)
+		flush(c);
+	else
+		arm(c, COMPLETE_FLUSH_MS);
+}
+
+void completer_kick(completer *c) { flush(c); }
+
+bool completer_idle(const completer *c) { return !c->pending && !c->flushing; }
+
+size_t completer_backlog(const completer *c) { return c->pending + c->ninflight; }
+
+void completer_free(completer *c)
+{
+	completer_discard(c);
+	free(c->sql);
+	c->sql = NULL;
+}
+
+size_t completer_discard(completer *c)
+{
+	size_t n = 0;
+	requeue_inflight(c);
+	while (c->head) {
+		completion *next = c->head->next;
+		completion_free(c->head);
+		c->head = next;
+		n++;
+	}
+	c->tail = NULL;
+	c->pending = 0;
+	return n;
+}

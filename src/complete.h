@@ -1,0 +1,54 @@
+/* complete.h -- the completer: batches outcomes and writes them in one
+ * statement per batch, only to rows still running. A failed flush is
+ * retried (after a reconnect if the connection was lost), never dropped;
+ * a statement error splits the batch until the one bad record is found. */
+#ifndef SLUICE_COMPLETE_H
+#define SLUICE_COMPLETE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "db.h"
+#include "job.h"
+
+/* River flushes at 100 results or every 50 ms, whichever comes first. */
+#define COMPLETE_BATCH_THRESHOLD 100
+#define COMPLETE_FLUSH_MS 50
+/* Upper bound on one statement's batch. */
+#define COMPLETE_MAX_BATCH 2000
+
+typedef struct completer {
+	db_conn *conn;
+	char *sql;
+	completion *head, *tail;
+	size_t pending;
+	completion *inflight;
+	size_t ninflight;
+	size_t limit; /* current batch cap; shrinks while bisecting a bad batch */
+	bool flushing;
+	bool timer_armed;
+	uv_timer_t timer;
+	uint64_t applied, skipped, failed;
+	void (*on_idle)(void *arg); /* called when nothing is pending or in flight */
+	void *arg;
+} completer;
+
+void completer_init(completer *c, uv_loop_t *loop, db_conn *conn, const char *schema);
+/* Takes ownership of comp. */
+void completer_add(completer *c, completion *comp);
+/* Flush what is pending now (connection came up, shutdown). */
+void completer_kick(completer *c);
+bool completer_idle(const completer *c);
+size_t completer_backlog(const completer *c);
+/* After the loop closed the timer. */
+void completer_free(completer *c);
+/* Frees whatever could not be written (shutdown with the database down). */
+size_t completer_discard(completer *c);
+
+/* Appends comps (n of them, a list) as the JSON array SQL_COMPLETE reads. */
+struct sb;
+void completer_encode(struct sb *b, const completion *head, size_t n);
+
+#endif

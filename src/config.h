@@ -1,0 +1,55 @@
+/* config.h -- the INI file: one table of keys (name, parser, default, flags),
+ * every problem reported at once as `path:line: [section] key: message`. */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CFG_EXIT_CONFIG 78 /* EX_CONFIG from sysexits.h */
+
+typedef struct cfg_queue {
+	char *name;
+	int max_workers;
+} cfg_queue;
+
+typedef struct cfg {
+	char *path;
+
+	/* [database] */
+	char *db_url;
+	char *db_schema; /* "" means River's default: current_schema() */
+	bool db_url_from_env;
+
+	/* [worker] */
+	char *worker_id;
+	cfg_queue *queues;
+	size_t nqueues;
+	char **plugins; /* absolute paths, NULL-terminated */
+	int64_t poll_interval_ms;
+	int64_t fetch_cooldown_ms;
+	int64_t job_timeout_ms;
+	int64_t shutdown_timeout_ms;
+
+	/* [log] */
+	int log_level;
+} cfg;
+
+typedef struct cfg_errors {
+	char **v;
+	int *line; /* for ordering: errors print in file order */
+	size_t n;
+} cfg_errors;
+
+/* Loads and validates path into *c. Returns 0, or -1 with every problem in
+ * *errs (the cfg is then freed). env_url overrides [database] url when set. */
+int cfg_load(const char *path, const char *env_url, cfg *c, cfg_errors *errs);
+/* Defaults only, for tools that run without an INI file. */
+void cfg_defaults(cfg *c);
+void cfg_free(cfg *c);
+void cfg_errors_print(const cfg_errors *errs);
+void cfg_errors_free(cfg_errors *errs);
+void cfg_errors_add(cfg_errors *errs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

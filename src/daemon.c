@@ -1,0 +1,537 @@
+/* daemon.c -- sluiced's lifecycle on the loop thread: connect, check the
+ * schema, LISTEN, hand fetched jobs to worker threads, enforce timeouts,
+ * pass outcomes to the completer, and stop cleanly on SIGTERM/SIGINT. */
+#include "daemon.h"
+
+#include <json-c/json.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "migrate.h"
+#include "notify.h"
+#include "registry.h"
+#include "sql.h"
+#include "util.h"
+
+/* After shutdown_timeout, how long to keep trying to write outcomes before
+ * exiting anyway (those jobs then stay running until rescued). */
+#define FINAL_FLUSH_MS 10000
+
+static void close_all(sluiced *d);
+
+/* ---- running list ----------------------------------------------------------- */
+
+static void running_add(sluiced *d, job *j)
+{
+	j->next = d->running.next;
+	j->prev = &d->running;
+	d->running.next->prev = j;
+	d->running.next = j;
+	d->nrunning++;
+	j->queue->running++;
+}
+
+static void running_remove(sluiced *d, job *j)
+{
+	j->prev->next = j->next;
+	j->next->prev = j->prev;
+	j->next = j->prev = NULL;
+	d->nrunning--;
+	j->queue->running--;
+}
+
+/* ---- timeouts ------------------------------------------------------------- */
+
+static void on_deadline(uv_timer_t *t);
+
+static void arm_deadline(sluiced *d, uint64_t deadline)
+{
+	if (d->deadline_armed_at && d->deadline_armed_at <= deadline)
+		return;
+	uint64_t now = mono_ms();
+	d->deadline_armed_at = deadline;
+	uv_timer_start(&d->deadline_timer, on_deadline, deadline > now ? deadline - now : 0, 0);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	sluiced *d = t->data;
+	uint64_t now = mono_ms(), next = 0;
+	d->deadline_armed_at = 0;
+	for (job *j = d->running.next; j != &d->running; j = j->next) {
+		if (!j->deadline_ms || atomic_load(&j->cancel_reason))
+			continue;
+		if (j->deadline_ms <= now) {
+			log_warn("job timed out; asking its handler to stop", LI("job_id", j->pub.id),
+			         LS("kind", j->pub.kind), LI("timeout_ms", j->timeout_ms));
+			job_cancel(j, SLUICE_CANCEL_TIMEOUT);
+		} else if (!next || j->deadline_ms < next) {
+			next = j->deadline_ms;
+		}
+	}
+	if (next)
+		arm_deadline(d, next);
+}
+
+/* ---- dispatch and completion ---------------------------------------------------- */
+
+/* Put back as if never attempted (River's soft stop). */
+static completion *interrupted(job *j)
+{
+	job_facts f = {.id = j->pub.id, .kind = j->pub.kind, .attempt = j->pub.attempt,
+	               .max_attempts = j->pub.max_attempts, .started_us = j->started_us,
+	               .cancel_reason = SLUICE_CANCEL_SHUTDOWN, .kind_known = true};
+	job_result r = {.outcome = SLUICE_ERROR};
+	return outcome_build(&f, &r, now_us(), 0.5);
+}
+
+static void log_outcome(const job *j, const completion *c)
+{
+	if (strcmp(c->state, "completed") == 0) {
+		log_debug("job completed", LI("job_id", j->pub.id), LS("kind", j->pub.kind),
+		          LI("attempt", j->pub.attempt),
+		          LI("dur_ms", (now_us() - j->started_us) / 1000));
+		return;
+	}
+	/* Error texts are the handler's words and may quote its args: log
+	 * their length only; errors[] holds the text. */
+	log_info("job finished", LI("job_id", j->pub.id), LS("kind", j->pub.kind),
+	         LI("attempt", j->pub.attempt), LS("next_state", c->state),
+	         LI("dur_ms", (now_us() - j->started_us) / 1000),
+	         LI("err_len", c->error_json ? (int64_t)strlen(c->error_json) : 0));
+}
+
+static void on_job_done(job *j, void *arg)
+{
+	sluiced *d = arg;
+	if (j->abandoned) {
+		/* Its interrupted outcome was written at the shutdown timeout. */
+		for (job **p = &d->abandoned; *p; p = &(*p)->next)
+			if (*p == j) {
+				*p = j->next;
+				break;
+			}
+		job_free(j);
+		return;
+	}
+	running_remove(d, j);
+	log_outcome(j, j->done);
+	completer_add(&d->comp, j->done);
+	j->done = NULL;
+	d->jobs_done++;
+	pq_queue *q = j->queue;
+	job_free(j);
+	fetch_trigger(q);
+	daemon_maybe_finish(d);
+}
+
+static int64_t effective_timeout(const sluiced *d, const job *j)
+{
+	if (!j->kind || j->kind->timeout_ms < 0)
+		return 0;
+	return j->kind->timeout_ms ? j->kind->timeout_ms : d->cfg.job_timeout_ms;
+}
+
+void daemon_dispatch(sluiced *d, pq_queue *q, job *j)
+{
+	j->queue = q;
+	if (d->stopping) {
+		/* Fetched while stopping: back to available, untouched. */
+		completer_add(&d->comp, interrupted(j));
+		job_free(j);
+		return;
+	}
+	j->kind = registry_find(j->pub.kind);
+	running_add(d, j);
+	if (!j->kind) {
+		/* Nothing to run: River's unknown-kind error, retried as usual. */
+		registry_run(j);
+		on_job_done(j, d);
+		return;
+	}
+	j->timeout_ms = effective_timeout(d, j);
+	if (j->timeout_ms) {
+		j->deadline_ms = mono_ms() + (uint64_t)j->timeout_ms;
+		arm_deadline(d, j->deadline_ms);
+	}
+	pool_submit(&d->pool, j);
+}
+
+/* ---- shutdown -------------------------------------------------------------- */
+
+static void on_final_timeout(uv_timer_t *t)
+{
+	sluiced *d = t->data;
+	if (d->closing)
+		return;
+	size_t lost = completer_backlog(&d->comp);
+	log_error("exiting with job outcomes unwritten; those jobs stay running until rescued",
+	          LI("outcomes", lost));
+	d->exit_code = 1;
+	close_all(d);
+}
+
+static void expire(sluiced *d)
+{
+	if (d->expired)
+		return;
+	d->expired = true;
+	size_t n = 0;
+	while (d->running.next != &d->running) {
+		job *j = d->running.next;
+		running_remove(d, j);
+		job_cancel(j, SLUICE_CANCEL_SHUTDOWN);
+		completer_add(&d->comp, interrupted(j));
+		j->abandoned = true;
+		j->next = d->abandoned;
+		d->abandoned = j;
+		n++;
+	}
+	if (n)
+		log_warn("shutdown timeout: unfinished jobs put back to available",
+		         LI("jobs", (int64_t)n));
+	completer_kick(&d->comp);
+	uv_timer_start(&d->shutdown_timer, on_final_timeout, FINAL_FLUSH_MS, 0);
+	daemon_maybe_finish(d);
+}
+
+static void on_shutdown_timeout(uv_timer_t *t) { expire(t->data); }
+
+static void begin_shutdown(sluiced *d, const char *why)
+{
+	if (d->closing)
+		return;
+	if (d->stopping) {
+		log_info("second signal: not waiting for running jobs", LS("signal", why));
+		expire(d);
+		return;
+	}
+	d->stopping = true;
+	sd_notify_send("STOPPING=1");
+	log_info("shutting down", LS("signal", why), LI("running", d->nrunning),
+	         LI("timeout_ms", d->cfg.shutdown_timeout_ms));
+	uv_timer_stop(&d->poll_timer);
+	fetch_stop(d);
+	uv_timer_start(&d->shutdown_timer, on_shutdown_timeout, (uint64_t)d->cfg.shutdown_timeout_ms,
+	               0);
+	completer_kick(&d->comp);
+	daemon_maybe_finish(d);
+}
+
+void daemon_maybe_finish(sluiced *d)
+{
+	if (!d->stopping || d->closing || d->nrunning)
+		return;
+	for (size_t i = 0; i < d->nqueues; i++)
+		if (d->queues[i].fetching)
+			return;
+	if (!completer_idle(&d->comp))
+		return;
+	log_info("stopped", LI("jobs_done", d->jobs_done));
+	close_all(d);
+}
+
+static void on_completer_idle(void *arg) { daemon_maybe_finish(arg); }
+
+static void close_handle(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void close_all(sluiced *d)
+{
+	if (d->closing)
+		return;
+	d->closing = true;
+	size_t lost = completer_discard(&d->comp);
+	if (lost && d->exit_code == 0)
+		d->exit_code = 1;
+	pool_stop(&d->pool, d->abandoned == NULL);
+	db_close(&d->fetch_conn, NULL);
+	db_close(&d->complete_conn, NULL);
+	uv_walk(d->loop, close_handle, NULL);
+}
+
+/* ---- signals -------------------------------------------------------------- */
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	sluiced *d = s->data;
+	if (signum == SIGHUP) {
+		log_warn("SIGHUP: configuration reload is not supported yet; restart to apply changes");
+		return;
+	}
+	begin_shutdown(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* ---- connections and startup checks ------------------------------------------- */
+
+static void fatal_startup(sluiced *d, const char *msg, const char *detail)
+{
+	if (detail)
+		log_error(msg, LS("detail", detail));
+	else
+		log_error(msg);
+	d->exit_code = CFG_EXIT_CONFIG;
+	d->stopping = true;
+	close_all(d);
+}
+
+static void on_listened(db_status st, PGresult *res, const char *err, void *arg)
+{
+	(void)res;
+	sluiced *d = arg;
+	if (st != DB_OK) {
+		if (st == DB_ESQL)
+			log_error("LISTEN failed", LS("err", err));
+		return; /* a lost connection retries from on_fetch_state */
+	}
+	if (!d->ready) {
+		d->ready = true;
+		log_info("sluiced ready", LS("worker_id", d->cfg.worker_id),
+		         LI("queues", (int64_t)d->nqueues), LI("kinds", (int64_t)registry_kind_count()),
+		         LS("channel", d->channel_insert));
+		sd_notify_send("READY=1");
+	}
+	fetch_trigger_all(d);
+}
+
+static void listen_now(sluiced *d)
+{
+	sb b = {0};
+	sb_printf(&b, "LISTEN \"%s\"", d->channel_insert);
+	db_query(&d->fetch_conn, sb_str(&b), on_listened, d);
+	sb_free(&b);
+}
+
+static void on_version(db_status st, PGresult *res, const char *err, void *arg)
+{
+	sluiced *d = arg;
+	if (st == DB_ECONN)
+		return;
+	if (st == DB_ESQL) {
+		fatal_startup(d, "cannot read River's migration version", err);
+		return;
+	}
+	int v = atoi(PQgetvalue(res, 0, 0));
+	if (v < MIGRATE_MIN_VERSION) {
+		char msg[256];
+		snprintf(msg, sizeof msg,
+		         "database schema is at River migration %d; sluiced needs %d or later: run "
+		         "`sluice -c %s migrate up`",
+		         v, MIGRATE_MIN_VERSION, d->config_path);
+		fatal_startup(d, msg, NULL);
+		return;
+	}
+	if (v > MIGRATE_LATEST_VERSION)
+		log_warn("database schema is newer than this sluiced knows; continuing",
+		         LI("version", v), LI("known", MIGRATE_LATEST_VERSION));
+	listen_now(d);
+}
+
+static void on_schema_info(db_status st, PGresult *res, const char *err, void *arg)
+{
+	sluiced *d = arg;
+	if (st == DB_ECONN)
+		return;
+	if (st == DB_ESQL) {
+		fatal_startup(d, "cannot inspect the database", err);
+		return;
+	}
+	const char *current = PQgetvalue(res, 0, 0);
+	bool has_table = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	bool has_line = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+	bool can_write = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+	if (!d->channel_prefix) {
+		/* River prefixes channels with the schema, current_schema() if none
+		 * is configured, so Go clients and sluiced hear each other. */
+		const char *schema = *d->schema ? d->schema : current;
+		sb b = {0};
+		if (*schema)
+			sb_printf(&b, "%s.", schema);
+		d->channel_prefix = sb_take(&b);
+		b = (sb){0};
+		sb_printf(&b, "%sriver_insert", d->channel_prefix);
+		d->channel_insert = sb_take(&b);
+	}
+	char msg[320];
+	if (!has_table || !has_line) {
+		snprintf(msg, sizeof msg,
+		         "River's schema %s in %s%s; sluiced needs migration %d or later: run "
+		         "`sluice -c %s migrate up`",
+		         has_table ? "is older than version 5" : "was not found",
+		         *d->schema ? "schema " : "search_path schema ", *d->schema ? d->schema : current,
+		         MIGRATE_MIN_VERSION, d->config_path);
+		fatal_startup(d, msg, NULL);
+		return;
+	}
+	if (!can_write) {
+		snprintf(msg, sizeof msg,
+		         "permission denied: this database role needs SELECT, INSERT and UPDATE on "
+		         "%s%sriver_job",
+		         d->schema, *d->schema ? "." : "");
+		fatal_startup(d, msg, NULL);
+		return;
+	}
+	char *sql = sql_render(SQL_SCHEMA_VERSION, d->schema);
+	db_query(&d->fetch_conn, sql, on_version, d);
+	free(sql);
+}
+
+static void on_fetch_state(db_conn *c, bool up, void *arg)
+{
+	sluiced *d = arg;
+	if (!up || d->stopping)
+		return;
+	if (d->ready) {
+		listen_now(d); /* LISTEN does not survive a reconnect */
+		return;
+	}
+	char *sql = sql_render(
+	    "SELECT coalesce(current_schema(), ''),\n"
+	    "  to_regclass('{S}river_migration') IS NOT NULL,\n"
+	    "  EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('{S}river_migration')\n"
+	    "          AND attname = 'line' AND NOT attisdropped),\n"
+	    /* A privilege list means "any of"; each right is needed. */
+	    "  coalesce(has_table_privilege(to_regclass('{S}river_job'), 'SELECT') AND\n"
+	    "           has_table_privilege(to_regclass('{S}river_job'), 'INSERT') AND\n"
+	    "           has_table_privilege(to_regclass('{S}river_job'), 'UPDATE'), false)",
+	    d->schema);
+	db_query(c, sql, on_schema_info, d);
+	free(sql);
+}
+
+static void on_complete_state(db_conn *c, bool up, void *arg)
+{
+	(void)c;
+	sluiced *d = arg;
+	if (up)
+		completer_kick(&d->comp);
+}
+
+static void on_notify(db_conn *c, const char *channel, const char *payload, void *arg)
+{
+	(void)c;
+	sluiced *d = arg;
+	if (!d->channel_insert || strcmp(channel, d->channel_insert) != 0)
+		return;
+	json_object *o = json_tokener_parse(payload), *qv;
+	if (o && json_object_object_get_ex(o, "queue", &qv) &&
+	    json_object_is_type(qv, json_type_string)) {
+		pq_queue *q = fetch_queue_by_name(d, json_object_get_string(qv));
+		if (q)
+			fetch_trigger(q);
+	}
+	json_object_put(o);
+}
+
+static void on_poll_timer(uv_timer_t *t)
+{
+	sluiced *d = t->data;
+	fetch_trigger_all(d);
+	/* River jitters each poll by up to 10 % so daemons drift apart. */
+	uint64_t base = (uint64_t)d->cfg.poll_interval_ms;
+	uint64_t jitter = base / 10 ? randombytes_uniform((uint32_t)(base / 10)) : 0;
+	uv_timer_start(&d->poll_timer, on_poll_timer, base + jitter, 0);
+}
+
+/* ---- run ---------------------------------------------------------------- */
+
+static size_t total_workers(const cfg *c)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->nqueues; i++)
+		n += (size_t)c->queues[i].max_workers;
+	return n;
+}
+
+int daemon_run(const char *config_path)
+{
+	sluiced *d = xcalloc(1, sizeof *d);
+	cfg_errors errs = {0};
+	if (cfg_load(config_path, getenv("DATABASE_URL"), &d->cfg, &errs) < 0) {
+		cfg_errors_print(&errs);
+		cfg_errors_free(&errs);
+		free(d);
+		return CFG_EXIT_CONFIG;
+	}
+	log_set_level(d->cfg.log_level);
+	if (sodium_init() < 0) {
+		log_error("libsodium failed to initialise");
+		cfg_free(&d->cfg);
+		free(d);
+		return 1;
+	}
+	char err[1024];
+	if (registry_load(d->cfg.plugins, err, sizeof err) < 0) {
+		log_error("plugin refused", LS("detail", err));
+		cfg_free(&d->cfg);
+		free(d);
+		return CFG_EXIT_CONFIG;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	d->config_path = config_path;
+	d->loop = xmalloc(sizeof *d->loop);
+	uv_loop_init(d->loop);
+	d->schema = d->cfg.db_schema;
+	d->fetch_sql = sql_render(SQL_FETCH, d->schema);
+	d->running.next = d->running.prev = &d->running;
+
+	fetch_init_queues(d);
+	db_init(&d->fetch_conn, d->loop, d->cfg.db_url, "fetch", on_fetch_state, on_notify, d);
+	db_init(&d->complete_conn, d->loop, d->cfg.db_url, "complete", on_complete_state, NULL, d);
+	completer_init(&d->comp, d->loop, &d->complete_conn, d->schema);
+	d->comp.on_idle = on_completer_idle;
+	d->comp.arg = d;
+	pool_init(&d->pool, d->loop, total_workers(&d->cfg), on_job_done, d);
+
+	uv_timer_init(d->loop, &d->poll_timer);
+	d->poll_timer.data = d;
+	uv_timer_start(&d->poll_timer, on_poll_timer, (uint64_t)d->cfg.poll_interval_ms, 0);
+	uv_timer_init(d->loop, &d->deadline_timer);
+	d->deadline_timer.data = d;
+	uv_timer_init(d->loop, &d->shutdown_timer);
+	d->shutdown_timer.data = d;
+	uv_signal_t *sigs[] = {&d->sig_term, &d->sig_int, &d->sig_hup};
+	int signums[] = {SIGTERM, SIGINT, SIGHUP};
+	for (size_t i = 0; i < ARRAY_LEN(sigs); i++) {
+		uv_signal_init(d->loop, sigs[i]);
+		sigs[i]->data = d;
+		uv_signal_start(sigs[i], on_signal, signums[i]);
+	}
+
+	log_info("sluiced starting", LS("version", SLUICE_VERSION), LS("config", config_path),
+	         LI("workers", (int64_t)total_workers(&d->cfg)));
+	db_start(&d->fetch_conn);
+	db_start(&d->complete_conn);
+	uv_run(d->loop, UV_RUN_DEFAULT);
+
+	int code = d->exit_code;
+	if (d->abandoned) {
+		/* Threads are still inside handlers that ignored cancellation; they
+		 * would touch freed state on return. Their jobs are already back to
+		 * available, so end the process without waiting for them. */
+		fflush(NULL);
+		_exit(code);
+	}
+	uv_loop_close(d->loop);
+	registry_unload();
+	free(d->loop);
+	free(d->fetch_sql);
+	free(d->channel_prefix);
+	free(d->channel_insert);
+	free(d->queues);
+	pool_free(&d->pool);
+	completer_free(&d->comp);
+	cfg_free(&d->cfg);
+	free(d);
+	return code;
+}

@@ -1,0 +1,81 @@
+/* daemon.h -- sluiced's state, owned by the loop thread: connections, the
+ * queues it fetches from, jobs in flight, completer and worker pool. */
+#ifndef SLUICE_DAEMON_H
+#define SLUICE_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "complete.h"
+#include "config.h"
+#include "db.h"
+#include "job.h"
+#include "pool.h"
+
+typedef struct sluiced sluiced;
+
+/* One queue this daemon works, with River's producer state. */
+typedef struct pq_queue {
+	sluiced *d;
+	char *name;
+	int max_workers;
+	int running;
+	bool paused;
+	bool fetching;      /* a fetch is in flight */
+	bool again;         /* triggered meanwhile: fetch again after it */
+	bool cooldown_armed;
+	uint64_t last_fetch_ms;
+	uv_timer_t cooldown;
+} pq_queue;
+
+struct sluiced {
+	uv_loop_t *loop;
+	cfg cfg;
+	const char *config_path;
+	char *schema;          /* "" or the configured schema */
+	char *channel_prefix;  /* "<schema>." as River prefixes NOTIFY channels */
+	char *channel_insert;
+	char *fetch_sql;
+
+	db_conn fetch_conn;    /* fetches and LISTEN */
+	db_conn complete_conn; /* completion batches */
+	completer comp;
+	pool pool;
+
+	pq_queue *queues;
+	size_t nqueues;
+
+	job running;           /* list head (sentinel) of jobs handed to handlers */
+	size_t nrunning;
+	job *abandoned;        /* given up at shutdown, still inside handlers */
+
+	uv_timer_t poll_timer;
+	uv_timer_t deadline_timer;
+	uint64_t deadline_armed_at; /* 0: not armed */
+	uv_timer_t shutdown_timer;
+	uv_signal_t sig_term, sig_int, sig_hup;
+
+	bool ready;    /* schema checked and LISTEN done: fetching may start */
+	bool stopping;
+	bool expired;  /* shutdown_timeout passed */
+	bool closing;
+	int exit_code;
+	uint64_t jobs_done;
+};
+
+int daemon_run(const char *config_path);
+
+/* fetch.c: the producer */
+void fetch_init_queues(sluiced *d);
+void fetch_trigger(pq_queue *q);
+void fetch_trigger_all(sluiced *d);
+pq_queue *fetch_queue_by_name(sluiced *d, const char *name);
+void fetch_stop(sluiced *d);
+
+/* daemon.c: called by the producer */
+void daemon_dispatch(sluiced *d, pq_queue *q, job *j);
+void daemon_maybe_finish(sluiced *d);
+
+#endif

@@ -1,0 +1,68 @@
+/* db.h -- one PostgreSQL connection driven by the libuv loop: libpq's async
+ * API with uv_poll on PQsocket. Queries queue up FIFO, one in flight. A lost
+ * connection fails what was queued and reconnects with capped backoff. */
+#ifndef SLUICE_DB_H
+#define SLUICE_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef enum db_status {
+	DB_OK = 0,
+	DB_ESQL = 1,  /* the statement failed; the connection is fine */
+	DB_ECONN = 2, /* the connection was lost; the statement may or may not have run */
+} db_status;
+
+typedef struct db_conn db_conn;
+typedef struct db_request db_request;
+
+/* res is valid during the call only (NULL unless DB_OK). err is NULL on DB_OK. */
+typedef void (*db_result_cb)(db_status st, PGresult *res, const char *err, void *arg);
+/* up: connection (re)established and usable; !up: lost. */
+typedef void (*db_state_cb)(db_conn *c, bool up, void *arg);
+typedef void (*db_notify_cb)(db_conn *c, const char *channel, const char *payload, void *arg);
+
+typedef enum db_state { DB_DOWN, DB_CONNECTING, DB_READY, DB_CLOSED } db_state;
+
+struct db_conn {
+	uv_loop_t *loop;
+	char *url;
+	const char *name; /* for log lines: "fetch", "complete" */
+	PGconn *pg;
+	uv_poll_t *poll;
+	int poll_fd;
+	int poll_events;
+	uv_timer_t timer; /* reconnect backoff, and connect timeout */
+	db_state state;
+	int64_t backoff_ms;
+	db_request *head, *tail; /* not yet sent */
+	db_request *inflight;
+	PGresult *result; /* what inflight has produced so far */
+	db_state_cb on_state;
+	db_notify_cb on_notify;
+	void *arg;
+	uint64_t reconnects;
+	bool ever_connected;
+	bool quiet_until_up; /* log failed attempts at debug after the first */
+	void (*close_cb)(db_conn *c);
+};
+
+void db_init(db_conn *c, uv_loop_t *loop, const char *url, const char *name, db_state_cb on_state,
+             db_notify_cb on_notify, void *arg);
+void db_start(db_conn *c);
+/* Queues a statement with text parameters (copied). Returns 0, or -1 when
+ * the connection is not ready (cb is then never called). */
+int db_query_params(db_conn *c, const char *sql, int nparams, const char *const *params,
+                    db_result_cb cb, void *arg);
+static inline int db_query(db_conn *c, const char *sql, db_result_cb cb, void *arg)
+{
+	return db_query_params(c, sql, 0, NULL, cb, arg);
+}
+bool db_ready(const db_conn *c);
+bool db_idle(const db_conn *c); /* ready, nothing queued or in flight */
+/* Drops the connection as if it were lost (tests, SIGHUP of a bad conn). */
+void db_close(db_conn *c, void (*cb)(db_conn *c));
+
+#endif

@@ -1,0 +1,119 @@
+/* fetch.c -- the producer: per queue, fetch as many available jobs as there
+ * are free worker slots, with River's query. Triggers: LISTEN river_insert,
+ * the poll timer (Python and Ruby clients never NOTIFY), and freed slots;
+ * fetch_cooldown spaces fetches of one queue so bursts coalesce. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "util.h"
+
+typedef struct fetch_req {
+	pq_queue *q;
+	int limit;
+} fetch_req;
+
+static void on_cooldown(uv_timer_t *t)
+{
+	pq_queue *q = t->data;
+	q->cooldown_armed = false;
+	fetch_trigger(q);
+}
+
+void fetch_init_queues(sluiced *d)
+{
+	d->nqueues = d->cfg.nqueues;
+	d->queues = xcalloc(d->nqueues, sizeof *d->queues);
+	for (size_t i = 0; i < d->nqueues; i++) {
+		pq_queue *q = &d->queues[i];
+		q->d = d;
+		q->name = d->cfg.queues[i].name;
+		q->max_workers = d->cfg.queues[i].max_workers;
+		uv_timer_init(d->loop, &q->cooldown);
+		q->cooldown.data = q;
+	}
+}
+
+pq_queue *fetch_queue_by_name(sluiced *d, const char *name)
+{
+	for (size_t i = 0; i < d->nqueues; i++)
+		if (strcmp(d->queues[i].name, name) == 0)
+			return &d->queues[i];
+	return NULL;
+}
+
+static void on_fetched(db_status st, PGresult *res, const char *err, void *arg)
+{
+	fetch_req *r = arg;
+	pq_queue *q = r->q;
+	sluiced *d = q->d;
+	int limit = r->limit;
+	free(r);
+	q->fetching = false;
+	if (st != DB_OK) {
+		/* On a lost connection the fetch may have committed unseen; such
+		 * jobs stay running until River's rescuer retries them. */
+		log_warn("fetch failed", LS("queue", q->name), LS("err", err));
+		daemon_maybe_finish(d);
+		return;
+	}
+	int n = PQntuples(res);
+	for (int i = 0; i < n; i++)
+		daemon_dispatch(d, q, job_from_row(res, i));
+	if (n > 0)
+		log_debug("fetched", LS("queue", q->name), LI("jobs", n), LI("limit", limit));
+	if (n == limit || q->again) {
+		q->again = false;
+		fetch_trigger(q);
+	}
+	daemon_maybe_finish(d);
+}
+
+void fetch_trigger(pq_queue *q)
+{
+	sluiced *d = q->d;
+	if (!d->ready || d->stopping || q->paused)
+		return;
+	int free_slots = q->max_workers - q->running;
+	if (free_slots <= 0)
+		return; /* a finishing job triggers again */
+	if (q->fetching) {
+		q->again = true;
+		return;
+	}
+	uint64_t now = mono_ms();
+	uint64_t next = q->last_fetch_ms + (uint64_t)d->cfg.fetch_cooldown_ms;
+	if (q->last_fetch_ms && now < next) {
+		if (!q->cooldown_armed) {
+			q->cooldown_armed = true;
+			uv_timer_start(&q->cooldown, on_cooldown, next - now, 0);
+		}
+		return;
+	}
+	char limit[16];
+	snprintf(limit, sizeof limit, "%d", free_slots);
+	const char *params[] = {q->name, limit, d->cfg.worker_id};
+	fetch_req *r = xmalloc(sizeof *r);
+	*r = (fetch_req){q, free_slots};
+	if (db_query_params(&d->fetch_conn, d->fetch_sql, 3, params, on_fetched, r) < 0) {
+		free(r);
+		return; /* not connected: the reconnect triggers every queue */
+	}
+	q->fetching = true;
+	q->last_fetch_ms = now;
+}
+
+void fetch_trigger_all(sluiced *d)
+{
+	for (size_t i = 0; i < d->nqueues; i++)
+		fetch_trigger(&d->queues[i]);
+}
+
+void fetch_stop(sluiced *d)
+{
+	for (size_t i = 0; i < d->nqueues; i++) {
+		uv_timer_stop(&d->queues[i].cooldown);
+		d->queues[i].cooldown_armed = false;
+	}
+}

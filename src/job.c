@@ -1,0 +1,90 @@
+/* job.c -- decoding fetched rows into jobs, and cancellation. */
+#include "job.h"
+
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sql.h"
+#include "util.h"
+
+/* metadata.snoozes as River reads it (gjson's Int(): non-numbers are 0). */
+static int read_snoozes(const char *metadata)
+{
+	if (!strstr(metadata, "\"snoozes\""))
+		return 0; /* the common case, without a parse */
+	json_object *o = json_tokener_parse(metadata), *v;
+	int n = 0;
+	if (o && json_object_object_get_ex(o, "snoozes", &v) &&
+	    (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)))
+		n = (int)json_object_get_int64(v);
+	json_object_put(o);
+	return n;
+}
+
+job *job_from_row(const PGresult *res, int row)
+{
+	static const int strs[] = {FC_ARGS, FC_KIND, FC_QUEUE, FC_METADATA, FC_TAGS};
+	size_t total = sizeof(job);
+	for (size_t i = 0; i < ARRAY_LEN(strs); i++)
+		total += (size_t)PQgetlength(res, row, strs[i]) + 1;
+	/* One block: the job, then its strings. */
+	job *j = xcalloc(1, total);
+	char *p = (char *)(j + 1);
+	const char *out[ARRAY_LEN(strs)];
+	for (size_t i = 0; i < ARRAY_LEN(strs); i++) {
+		size_t n = (size_t)PQgetlength(res, row, strs[i]);
+		memcpy(p, PQgetvalue(res, row, strs[i]), n);
+		p[n] = '\0';
+		out[i] = p;
+		p += n + 1;
+	}
+	j->pub.size = sizeof(sluice_job);
+	j->pub.id = strtoll(PQgetvalue(res, row, FC_ID), NULL, 10);
+	j->pub.args = out[0];
+	j->pub.args_len = (size_t)PQgetlength(res, row, FC_ARGS);
+	j->pub.kind = out[1];
+	j->pub.queue = out[2];
+	j->pub.metadata = out[3];
+	j->pub.tags = PQgetisnull(res, row, FC_TAGS) ? "[]" : out[4];
+	j->pub.attempt = atoi(PQgetvalue(res, row, FC_ATTEMPT));
+	j->pub.max_attempts = atoi(PQgetvalue(res, row, FC_MAX_ATTEMPTS));
+	j->pub.priority = atoi(PQgetvalue(res, row, FC_PRIORITY));
+	j->pub.created_at_us = strtoll(PQgetvalue(res, row, FC_CREATED_AT), NULL, 10);
+	j->pub.scheduled_at_us = strtoll(PQgetvalue(res, row, FC_SCHEDULED_AT), NULL, 10);
+	j->pub.attempted_at_us = strtoll(PQgetvalue(res, row, FC_ATTEMPTED_AT), NULL, 10);
+	j->errors_count = atoi(PQgetvalue(res, row, FC_ERRORS));
+	j->snoozes = read_snoozes(j->pub.metadata);
+	atomic_init(&j->cancel_reason, 0);
+	pthread_mutex_init(&j->mu, NULL);
+	/* sleep_ms() waits on a monotonic deadline: wall-clock steps must not
+	 * stretch or cut a handler's sleep. */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&j->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	return j;
+}
+
+void job_cancel(job *j, int reason)
+{
+	pthread_mutex_lock(&j->mu);
+	int none = 0;
+	atomic_compare_exchange_strong(&j->cancel_reason, &none, reason);
+	pthread_cond_broadcast(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+}
+
+void job_free(job *j)
+{
+	if (!j)
+		return;
+	free(j->result.message);
+	free(j->result.output_json);
+	completion_free(j->done);
+	pthread_mutex_destroy(&j->mu);
+	pthread_cond_destroy(&j->cv);
+	free(j);
+}

@@ -1,0 +1,96 @@
+/* job.h -- a fetched job as the daemon tracks it, and the completion record
+ * (what to write back) that River's rules derive from a handler's result. */
+#ifndef SLUICE_JOB_H
+#define SLUICE_JOB_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sluice/plugin.h"
+
+struct kind_entry;
+struct pq_queue;
+
+/* What a handler's run produced, before River's rules are applied. */
+typedef struct job_result {
+	int outcome;       /* enum sluice_outcome */
+	char *message;     /* error / cancel / discard text (owned) */
+	double snooze_s;
+	char *output_json; /* River's metadata.output (owned) */
+	bool set;          /* an outcome helper was called */
+} job_result;
+
+/* One row to write back, applied only while the row is still running. */
+typedef struct completion {
+	struct completion *next;
+	int64_t job_id;
+	const char *state;       /* river_job_state name */
+	int attempt;             /* new attempt, or -1 to keep */
+	char *error_json;        /* one errors[] element, or NULL */
+	int64_t finalized_at_us; /* 0: NULL */
+	int64_t scheduled_at_us; /* 0: keep */
+	char *metadata_json;     /* object merged into metadata, or NULL */
+	bool cancel_if_requested; /* cancelled instead, if cancel_attempted_at is set */
+} completion;
+
+typedef struct job {
+	sluice_job pub; /* first: handlers get &pub */
+	struct job *next, *prev; /* the loop's running list */
+	struct job *pool_next;   /* the worker pool's queues */
+	struct pq_queue *queue;
+	const struct kind_entry *kind; /* NULL: no plugin handles pub.kind */
+	int errors_count;
+	int snoozes; /* metadata.snoozes at fetch */
+	int64_t timeout_ms; /* 0: none */
+	uint64_t deadline_ms; /* monotonic; 0: none */
+	int64_t started_us;
+	bool abandoned; /* given up at shutdown: its outcome is not written */
+
+	/* Cancellation, and sleeping until it: cancel_reason is set by the loop
+	 * thread, read by the handler's thread. */
+	atomic_int cancel_reason;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+
+	job_result result; /* written by the worker thread only */
+	completion *done;  /* built by the worker thread after the handler */
+} job;
+
+/* Decodes row i of a fetch result (columns in FETCH_COLUMNS order). */
+job *job_from_row(const PGresult *res, int row);
+void job_free(job *j);
+
+/* Sets the reason (first one wins) and wakes a sleeping handler. */
+void job_cancel(job *j, int reason);
+
+void completion_free(completion *c);
+
+/* River's rules, for one finished attempt. rand01 in [0,1) drives the retry
+ * jitter. Pure: unit-tested. */
+typedef struct job_facts {
+	int64_t id;
+	const char *kind;
+	int attempt;
+	int max_attempts;
+	int errors_count;
+	int snoozes;
+	int64_t started_us;
+	int64_t timeout_ms;
+	int cancel_reason;
+	bool kind_known;
+} job_facts;
+
+completion *outcome_build(const job_facts *f, const job_result *r, int64_t now_us, double rand01);
+
+/* River's retry delay in seconds for a job that has errors_count errors
+ * recorded before this one: (errors_count + 1)^4, +/- 10 % jitter. */
+double retry_delay_s(int errors_count, double rand01);
+
+/* Jobs whose next run is due within this are made available directly rather
+ * than scheduled (River's scheduler interval). */
+#define RETRY_AVAILABLE_WITHIN_S 5.0
+
+#endif

@@ -1,0 +1,94 @@
+/* demo.c -- the example plugin: one kind per outcome River knows. Used by
+ * `make run`, the tests and as a template for real plugins. */
+#include <json-c/json.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <sluice/plugin.h>
+
+SLUICE_PLUGIN("demo", "1.0")
+
+static const sluice_host *host;
+
+/* args.<name> as a parsed value; NULL when absent. Caller puts args. */
+static json_object *arg(const sluice_job *job, json_object **args, const char *name)
+{
+	json_object *v = NULL;
+	*args = json_tokener_parse(job->args);
+	if (*args && json_object_is_type(*args, json_type_object))
+		json_object_object_get_ex(*args, name, &v);
+	return v;
+}
+
+static int work_noop(const sluice_job *job, void *ud)
+{
+	(void)job;
+	(void)ud;
+	return SLUICE_OK;
+}
+
+static int work_fail(const sluice_job *job, void *ud)
+{
+	(void)ud;
+	json_object *args, *m = arg(job, &args, "message");
+	int rc = host->fail(job, "%s", m ? json_object_get_string(m) : "demo.fail");
+	json_object_put(args);
+	return rc;
+}
+
+static int work_sleep(const sluice_job *job, void *ud)
+{
+	(void)ud;
+	json_object *args, *ms = arg(job, &args, "ms");
+	int64_t n = ms ? json_object_get_int64(ms) : 1000;
+	json_object_put(args);
+	if (host->sleep_ms(job, n) == SLUICE_ECANCELED)
+		return host->fail(job, "sleep interrupted");
+	return SLUICE_OK;
+}
+
+static int work_snooze(const sluice_job *job, void *ud)
+{
+	(void)ud;
+	json_object *args, *s = arg(job, &args, "seconds");
+	double secs = s ? json_object_get_double(s) : 1.0;
+	json_object_put(args);
+	return host->snooze(job, secs);
+}
+
+static int work_cancel(const sluice_job *job, void *ud)
+{
+	(void)ud;
+	json_object *args, *m = arg(job, &args, "message");
+	int rc = host->cancel(job, "%s", m ? json_object_get_string(m) : "demo.cancel");
+	json_object_put(args);
+	return rc;
+}
+
+static int work_echo(const sluice_job *job, void *ud)
+{
+	(void)ud;
+	if (host->record_output(job, job->args) != 0)
+		return host->fail(job, "args are not JSON");
+	return SLUICE_OK;
+}
+
+int sluice_plugin_init(const sluice_host *h, sluice_plugin *plugin)
+{
+	static const struct {
+		const char *kind;
+		sluice_work_fn work;
+	} kinds[] = {
+	    {"demo.noop", work_noop},     {"demo.fail", work_fail},
+	    {"demo.sleep", work_sleep},   {"demo.snooze", work_snooze},
+	    {"demo.cancel", work_cancel}, {"demo.echo", work_echo},
+	};
+	host = h;
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		sluice_kind k = {.size = sizeof k, .kind = kinds[i].kind, .work = kinds[i].work};
+		int rc = h->register_kind(plugin, &k);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}

@@ -1,0 +1,401 @@
+/* registry.c -- plugins and their kinds. A plugin's ABI magic is checked
+ * before its init runs (as PostgreSQL does with PG_MODULE_MAGIC); init gets
+ * the host table, so plugins never link against daemon symbols. */
+#include "registry.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "util.h"
+
+/* Error texts are stored in errors[]; a handler should not be able to write
+ * megabytes there by accident. */
+#define MAX_MESSAGE_BYTES 8192
+/* River refuses recorded output over 32 MB. */
+#define MAX_OUTPUT_BYTES (32u * 1024 * 1024)
+
+struct sluice_plugin {
+	char *path;
+	void *dl;
+	const sluice_plugin_magic *magic;
+	char failure[256]; /* set by a refused register_kind during init */
+};
+
+static struct {
+	sluice_plugin **plugins;
+	size_t nplugins;
+	kind_entry **slots; /* open addressing, power-of-two size */
+	size_t cap, count;
+	bool loading;
+} reg;
+
+/* ---- kind table ---------------------------------------------------------- */
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static kind_entry **slot_for(const char *kind)
+{
+	size_t mask = reg.cap - 1;
+	for (size_t i = fnv1a(kind) & mask;; i = (i + 1) & mask)
+		if (!reg.slots[i] || strcmp(reg.slots[i]->kind, kind) == 0)
+			return &reg.slots[i];
+}
+
+static void table_grow(void)
+{
+	kind_entry **old = reg.slots;
+	size_t oldcap = reg.cap;
+	reg.cap = oldcap ? oldcap * 2 : 64;
+	reg.slots = xcalloc(reg.cap, sizeof *reg.slots);
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i])
+			*slot_for(old[i]->kind) = old[i];
+	free(old);
+}
+
+const kind_entry *registry_find(const char *kind)
+{
+	if (!reg.cap)
+		return NULL;
+	return *slot_for(kind);
+}
+
+size_t registry_kind_count(void) { return reg.count; }
+
+/* ---- host table ------------------------------------------------------------ */
+
+static job *job_of(const sluice_job *pub) { return CONTAINER_OF(pub, job, pub); }
+
+static int host_register_kind(sluice_plugin *p, const sluice_kind *k)
+{
+	if (!reg.loading || !p || !k)
+		return SLUICE_EINVAL;
+	sluice_kind def = {0};
+	memcpy(&def, k, k->size < sizeof def ? k->size : sizeof def);
+	if (!def.kind || !valid_kind_name(def.kind) || !def.work) {
+		snprintf(p->failure, sizeof p->failure, "invalid kind %s%s%s",
+		         def.kind ? "'" : "", def.kind ? def.kind : "(null)",
+		         def.kind ? (def.work ? "' (bad name)" : "' (no work function)") : "");
+		return SLUICE_EINVAL;
+	}
+	if (reg.count * 2 >= reg.cap)
+		table_grow();
+	kind_entry **slot = slot_for(def.kind);
+	if (*slot) {
+		snprintf(p->failure, sizeof p->failure, "kind %s is already registered by %s",
+		         def.kind, (*slot)->plugin_path);
+		return SLUICE_EEXIST;
+	}
+	kind_entry *e = xcalloc(1, sizeof *e);
+	e->kind = xstrdup(def.kind);
+	e->work = def.work;
+	e->userdata = def.userdata;
+	e->timeout_ms = def.timeout_ms;
+	e->plugin_path = p->path;
+	*slot = e;
+	reg.count++;
+	return 0;
+}
+
+static char *vformat(const char *fmt, va_list ap)
+{
+	char *buf = xmalloc(MAX_MESSAGE_BYTES);
+	int n = vsnprintf(buf, MAX_MESSAGE_BYTES, fmt, ap);
+	if (n >= MAX_MESSAGE_BYTES)
+		memcpy(buf + MAX_MESSAGE_BYTES - 15, " [truncated]", 13);
+	return buf;
+}
+
+static void host_log(const sluice_job *pub, int level, const char *fmt, ...)
+{
+	if (level > log_level_current)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = vformat(fmt, ap);
+	va_end(ap);
+	if (level < LOG_ERROR)
+		level = LOG_ERROR;
+	if (level > LOG_DEBUG)
+		level = LOG_DEBUG;
+	if (pub)
+		LOG_AT_(level, msg, LS("source", "plugin"), LI("job_id", pub->id),
+		        LS("kind", pub->kind));
+	else
+		LOG_AT_(level, msg, LS("source", "plugin"));
+	free(msg);
+}
+
+static int set_outcome(const sluice_job *pub, int outcome, const char *fmt, va_list ap)
+{
+	job *j = job_of(pub);
+	free(j->result.message);
+	j->result.message = fmt ? vformat(fmt, ap) : NULL;
+	j->result.outcome = outcome;
+	j->result.set = true;
+	return outcome;
+}
+
+static int host_fail(const sluice_job *pub, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = set_outcome(pub, SLUICE_ERROR, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int host_cancel(const sluice_job *pub, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = set_outcome(pub, SLUICE_CANCEL, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int host_discard(const sluice_job *pub, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = set_outcome(pub, SLUICE_DISCARD, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int host_snooze(const sluice_job *pub, double seconds)
+{
+	job *j = job_of(pub);
+	j->result.snooze_s = isfinite(seconds) && seconds > 0 ? seconds : 0;
+	j->result.outcome = SLUICE_SNOOZE;
+	j->result.set = true;
+	return SLUICE_SNOOZE;
+}
+
+/* Strict JSON, whole string. */
+static bool is_json(const char *s, size_t len)
+{
+	json_tokener *tok = json_tokener_new();
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	json_object *o = json_tokener_parse_ex(tok, s, (int)len);
+	bool ok = o && json_tokener_get_error(tok) == json_tokener_success &&
+	          json_tokener_get_parse_end(tok) == len;
+	json_object_put(o);
+	json_tokener_free(tok);
+	return ok;
+}
+
+static int host_record_output(const sluice_job *pub, const char *json)
+{
+	if (!json)
+		return SLUICE_EINVAL;
+	size_t len = strlen(json);
+	if (len > MAX_OUTPUT_BYTES || len > INT32_MAX || !is_json(json, len))
+		return SLUICE_EINVAL;
+	job *j = job_of(pub);
+	free(j->result.output_json);
+	j->result.output_json = xstrdup(json);
+	return 0;
+}
+
+static int host_cancelled(const sluice_job *pub) { return atomic_load(&job_of(pub)->cancel_reason); }
+
+static int host_sleep_ms(const sluice_job *pub, int64_t ms)
+{
+	job *j = job_of(pub);
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	if (ms > 0) {
+		until.tv_sec += (time_t)(ms / 1000);
+		until.tv_nsec += (long)(ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+	}
+	pthread_mutex_lock(&j->mu);
+	while (!atomic_load(&j->cancel_reason) && ms > 0)
+		if (pthread_cond_timedwait(&j->cv, &j->mu, &until) == ETIMEDOUT)
+			break;
+	int reason = atomic_load(&j->cancel_reason);
+	pthread_mutex_unlock(&j->mu);
+	return reason ? SLUICE_ECANCELED : 0;
+}
+
+static const sluice_host host = {
+    .size = sizeof(sluice_host),
+    .abi_version = SLUICE_ABI_VERSION,
+    .register_kind = host_register_kind,
+    .log = host_log,
+    .fail = host_fail,
+    .cancel = host_cancel,
+    .discard = host_discard,
+    .snooze = host_snooze,
+    .record_output = host_record_output,
+    .cancelled = host_cancelled,
+    .sleep_ms = host_sleep_ms,
+};
+
+/* ---- loading ------------------------------------------------------------- */
+
+static void drop_kinds_of(const sluice_plugin *p)
+{
+	for (size_t i = 0; i < reg.cap; i++) {
+		kind_entry *e = reg.slots[i];
+		if (e && e->plugin_path == p->path) {
+			free(e->kind);
+			free(e);
+			reg.slots[i] = NULL;
+			reg.count--;
+		}
+	}
+	/* Re-insert the rest: removals break probe chains. */
+	kind_entry **old = reg.slots;
+	size_t cap = reg.cap;
+	reg.slots = xcalloc(cap, sizeof *reg.slots);
+	for (size_t i = 0; i < cap; i++)
+		if (old[i])
+			*slot_for(old[i]->kind) = old[i];
+	free(old);
+}
+
+static int load_one(const char *path, char *err, size_t errlen)
+{
+	/* dlerror() text names the file itself; keep ours to the reason. */
+	void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!dl) {
+		snprintf(err, errlen, "%s: cannot load: %s", path, dlerror());
+		return -1;
+	}
+	const sluice_plugin_magic *(*abi)(void);
+	*(void **)&abi = dlsym(dl, "sluice_plugin_abi");
+	if (!abi) {
+		snprintf(err, errlen,
+		         "%s: not a sluice plugin (missing symbol sluice_plugin_abi; "
+		         "use SLUICE_PLUGIN(name, version))",
+		         path);
+		dlclose(dl);
+		return -1;
+	}
+	const sluice_plugin_magic *m = abi();
+	if (!m || m->size != sizeof(sluice_plugin_magic) || m->abi_version != SLUICE_ABI_VERSION) {
+		snprintf(err, errlen,
+		         "%s: built for plugin ABI %u, this sluiced speaks ABI %u; rebuild it "
+		         "against this version's sluice/plugin.h",
+		         path, m ? m->abi_version : 0, SLUICE_ABI_VERSION);
+		dlclose(dl);
+		return -1;
+	}
+	if (m->job_size > sizeof(sluice_job) || m->host_size > sizeof(sluice_host)) {
+		snprintf(err, errlen,
+		         "%s: built against a newer sluice/plugin.h (job %u/%zu, host %u/%zu "
+		         "bytes); upgrade sluiced or rebuild the plugin",
+		         path, m->job_size, sizeof(sluice_job), m->host_size, sizeof(sluice_host));
+		dlclose(dl);
+		return -1;
+	}
+	int (*init)(const sluice_host *, sluice_plugin *);
+	*(void **)&init = dlsym(dl, "sluice_plugin_init");
+	if (!init) {
+		snprintf(err, errlen, "%s: missing symbol sluice_plugin_init", path);
+		dlclose(dl);
+		return -1;
+	}
+	sluice_plugin *p = xcalloc(1, sizeof *p);
+	p->path = xstrdup(path);
+	p->dl = dl;
+	p->magic = m;
+	int rc = init(&host, p);
+	if (rc != 0 || p->failure[0]) {
+		if (p->failure[0])
+			snprintf(err, errlen, "%s: %s", path, p->failure);
+		else
+			snprintf(err, errlen, "%s: init failed (returned %d)", path, rc);
+		drop_kinds_of(p);
+		dlclose(dl);
+		free(p->path);
+		free(p);
+		return -1;
+	}
+	reg.plugins = xrealloc(reg.plugins, (reg.nplugins + 1) * sizeof *reg.plugins);
+	reg.plugins[reg.nplugins++] = p;
+	log_info("plugin loaded", LS("path", path), LS("name", m->name ? m->name : "?"),
+	         LS("version", m->version ? m->version : "?"));
+	return 0;
+}
+
+int registry_load(char *const *paths, char *err, size_t errlen)
+{
+	reg.loading = true;
+	int rc = 0;
+	for (char *const *p = paths; p && *p && rc == 0; p++)
+		rc = load_one(*p, err, errlen);
+	reg.loading = false;
+	if (rc < 0)
+		registry_unload();
+	return rc;
+}
+
+void registry_unload(void)
+{
+	for (size_t i = reg.nplugins; i-- > 0;) {
+		sluice_plugin *p = reg.plugins[i];
+		void (*fini)(void);
+		*(void **)&fini = dlsym(p->dl, "sluice_plugin_fini");
+		if (fini)
+			fini();
+	}
+	for (size_t i = 0; i < reg.cap; i++)
+		if (reg.slots[i]) {
+			free(reg.slots[i]->kind);
+			free(reg.slots[i]);
+		}
+	free(reg.slots);
+	for (size_t i = 0; i < reg.nplugins; i++) {
+		dlclose(reg.plugins[i]->dl);
+		free(reg.plugins[i]->path);
+		free(reg.plugins[i]);
+	}
+	free(reg.plugins);
+	memset(&reg, 0, sizeof reg);
+}
+
+/* ---- running ------------------------------------------------------------- */
+
+void registry_run(job *j)
+{
+	j->started_us = now_us();
+	if (j->kind && !atomic_load(&j->cancel_reason))
+		j->result.outcome = j->kind->work(&j->pub, j->kind->userdata);
+	else if (j->kind) /* cancelled before it started: do not run it */
+		j->result.outcome = SLUICE_ERROR;
+	job_facts f = {
+	    .id = j->pub.id,
+	    .kind = j->pub.kind,
+	    .attempt = j->pub.attempt,
+	    .max_attempts = j->pub.max_attempts,
+	    .errors_count = j->errors_count,
+	    .snoozes = j->snoozes,
+	    .started_us = j->started_us,
+	    .timeout_ms = j->timeout_ms,
+	    .cancel_reason = atomic_load(&j->cancel_reason),
+	    .kind_known = j->kind != NULL,
+	};
+	double r01 = (double)randombytes_uniform(1u << 30) / (double)(1u << 30);
+	j->done = outcome_build(&f, &j->result, now_us(), r01);
+}

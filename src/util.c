@@ -1,0 +1,339 @@
+/* util.c -- see util.h. */
+#include "util.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void oom(size_t n)
+{
+	char msg[96];
+	int len = snprintf(msg, sizeof msg, "sluice: out of memory allocating %zu bytes\n", n);
+	ssize_t w = write(STDERR_FILENO, msg, (size_t)len);
+	(void)w;
+	abort();
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		oom(n);
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		oom(n * size);
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom(n);
+	return p;
+}
+
+char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+void sb_grow(sb *b, size_t extra)
+{
+	if (b->len + extra + 1 <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 64;
+	while (cap < b->len + extra + 1)
+		cap *= 2;
+	b->p = xrealloc(b->p, cap);
+	b->cap = cap;
+}
+
+void sb_putn(sb *b, const char *s, size_t n)
+{
+	sb_grow(b, n);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+void sb_puts(sb *b, const char *s) { sb_putn(b, s, strlen(s)); }
+
+void sb_putc(sb *b, char c)
+{
+	sb_grow(b, 1);
+	b->p[b->len++] = c;
+}
+
+void sb_printf(sb *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	sb_grow(b, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+void sb_json_strn(sb *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	sb_grow(b, n + 2);
+	sb_putc(b, '"');
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		switch (c) {
+		case '"': sb_putn(b, "\\\"", 2); break;
+		case '\\': sb_putn(b, "\\\\", 2); break;
+		case '\n': sb_putn(b, "\\n", 2); break;
+		case '\r': sb_putn(b, "\\r", 2); break;
+		case '\t': sb_putn(b, "\\t", 2); break;
+		default:
+			if (c < 0x20) {
+				char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+				sb_putn(b, e, 6);
+			} else {
+				sb_putc(b, (char)c);
+			}
+		}
+	}
+	sb_putc(b, '"');
+}
+
+void sb_json_str(sb *b, const char *s) { sb_json_strn(b, s, strlen(s)); }
+
+char *sb_take(sb *b)
+{
+	sb_grow(b, 0);
+	b->p[b->len] = '\0';
+	char *p = b->p;
+	*b = (sb){0};
+	return p;
+}
+
+void sb_free(sb *b)
+{
+	free(b->p);
+	*b = (sb){0};
+}
+
+int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void fmt_date(int64_t us, char *buf, int64_t *frac_us)
+{
+	time_t secs = (time_t)(us / 1000000);
+	int64_t frac = us % 1000000;
+	if (frac < 0) {
+		frac += 1000000;
+		secs -= 1;
+	}
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	strftime(buf, 24, "%Y-%m-%dT%H:%M:%S", &tm);
+	*frac_us = frac;
+}
+
+void fmt_rfc3339_us(int64_t us, char *buf)
+{
+	int64_t frac;
+	fmt_date(us, buf, &frac);
+	size_t n = strlen(buf);
+	if (frac) {
+		char f[8];
+		snprintf(f, sizeof f, "%06lld", (long long)frac);
+		int end = 6;
+		while (end > 0 && f[end - 1] == '0')
+			end--;
+		buf[n++] = '.';
+		memcpy(buf + n, f, (size_t)end);
+		n += (size_t)end;
+	}
+	buf[n++] = 'Z';
+	buf[n] = '\0';
+}
+
+void fmt_rfc3339_ms(int64_t us, char *buf)
+{
+	int64_t frac;
+	fmt_date(us, buf, &frac);
+	size_t n = strlen(buf);
+	snprintf(buf + n, 40 - n, ".%03lldZ", (long long)(frac / 1000));
+}
+
+int parse_duration_ms(const char *s, int64_t *out, const char **err)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	if (strcmp(s, "0") == 0) {
+		*out = 0;
+		return 0;
+	}
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || !isfinite(v)) {
+		*err = "not a duration (use e.g. 250ms, 1s, 5m, 1h)";
+		return -1;
+	}
+	while (isspace((unsigned char)*end))
+		end++;
+	double mul;
+	if (strcmp(end, "ms") == 0)
+		mul = 1;
+	else if (strcmp(end, "s") == 0)
+		mul = 1000;
+	else if (strcmp(end, "m") == 0)
+		mul = 60 * 1000;
+	else if (strcmp(end, "h") == 0)
+		mul = 3600 * 1000;
+	else {
+		*err = *end ? "unknown unit (use ms, s, m or h)" : "missing unit (use ms, s, m or h)";
+		return -1;
+	}
+	double ms = v * mul;
+	if (ms < 0) {
+		*err = "must not be negative";
+		return -1;
+	}
+	if (ms > 9.2e15) {
+		*err = "too large";
+		return -1;
+	}
+	*out = (int64_t)llround(ms);
+	return 0;
+}
+
+void fmt_duration_ms(int64_t ms, char *buf, size_t n)
+{
+	if (ms % 3600000 == 0 && ms >= 3600000)
+		snprintf(buf, n, "%lldh", (long long)(ms / 3600000));
+	else if (ms % 60000 == 0 && ms >= 60000)
+		snprintf(buf, n, "%lldm", (long long)(ms / 60000));
+	else if (ms % 1000 == 0)
+		snprintf(buf, n, "%llds", (long long)(ms / 1000));
+	else if (ms > 1000)
+		snprintf(buf, n, "%gs", (double)ms / 1000.0);
+	else
+		snprintf(buf, n, "%lldms", (long long)ms);
+}
+
+char *str_trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	size_t n = strlen(s);
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+size_t strv_split(const char *s, char sep, char ***out)
+{
+	size_t n = 0, cap = 4;
+	char **v = xmalloc(cap * sizeof *v);
+	char *copy = xstrdup(s), *p = copy;
+	for (;;) {
+		char *next = strchr(p, sep);
+		if (next)
+			*next = '\0';
+		char *item = str_trim(p);
+		if (*item) {
+			if (n + 2 > cap)
+				v = xrealloc(v, (cap *= 2) * sizeof *v);
+			v[n++] = xstrdup(item);
+		}
+		if (!next)
+			break;
+		p = next + 1;
+	}
+	free(copy);
+	v[n] = NULL;
+	*out = v;
+	return n;
+}
+
+void strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+size_t strv_len(char *const *v)
+{
+	size_t n = 0;
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+bool strv_contains(char *const *v, const char *s)
+{
+	for (; v && *v; v++)
+		if (strcmp(*v, s) == 0)
+			return true;
+	return false;
+}
+
+static bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+bool valid_queue_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 64 || !lower_alnum(s[0]) || !lower_alnum(s[n - 1]))
+		return false;
+	for (size_t i = 1; i < n; i++) {
+		if (lower_alnum(s[i]))
+			continue;
+		if ((s[i] == '_' || s[i] == '-' || s[i] == '|') && lower_alnum(s[i - 1]))
+			continue;
+		return false;
+	}
+	return true;
+}
+
+bool valid_kind_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 2 || n >= 128)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		bool word = isalnum(c) || c == '_';
+		if (i == 0 ? !word : !(word || strchr("-[]<>/.:+", c)))
+			return false;
+	}
+	return true;
+}

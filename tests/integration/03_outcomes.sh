@@ -1,0 +1,78 @@
+# Jobs inserted the way River's Python client does (plain INSERT, no NOTIFY)
+# end exactly as River's rules say, for every outcome the demo plugin has.
+. tests/lib/common.sh
+new_db outcomes
+write_config "$TMP/d.ini"
+sed -i 's/^\[worker\]$/[worker]\nid = worker-a\nqueues = default=20/' "$TMP/d.ini"
+
+noop=$(insert_job demo.noop '{}')
+fail=$(insert_job demo.fail '{"message":"nope"}')
+last=$(insert_job demo.fail '{"message":"final"}' max_attempts 1)
+hist=$(insert_job demo.fail '{"message":"again"}' errors \
+	"ARRAY['{\"at\":\"2024-01-01T00:00:00Z\",\"attempt\":1,\"error\":\"a\",\"trace\":\"\"}','{\"at\":\"2024-01-01T00:00:01Z\",\"attempt\":2,\"error\":\"b\",\"trace\":\"\"}']::jsonb[]")
+q "UPDATE river_job SET attempt = 2 WHERE id = $hist"
+snz=$(insert_job demo.snooze '{"seconds":30}' metadata "'{\"snoozes\":3,\"keep\":\"me\"}'")
+snz1=$(insert_job demo.snooze '{"seconds":0.2}')
+cnl=$(insert_job demo.cancel '{"message":"stop it"}')
+echo_=$(insert_job demo.echo '{"a":1,"b":["x",{"c":null}]}')
+unk=$(insert_job nobody.home '{}')
+other=$(insert_job demo.noop '{}' queue "'elsewhere'")
+later=$(insert_job demo.noop '{}' scheduled_at "now() + interval '1 hour'")
+q "INSERT INTO river_job (kind, args, max_attempts, attempted_by)
+   SELECT 'demo.noop', '{}', 25, array_agg('old-' || i) FROM generate_series(1, 100) i" >/dev/null
+hundred=$(q "SELECT max(id) FROM river_job")
+
+start_daemon "$TMP/d.ini" || finish
+wait_for "SELECT array_length(errors, 1) = 2 AND state = 'retryable' FROM river_job WHERE id = $fail" 20
+wait_for "SELECT array_length(errors, 1) = 2 FROM river_job WHERE id = $unk" 20
+wait_for "SELECT (metadata->>'snoozes')::int >= 3 FROM river_job WHERE id = $snz1" 20
+wait_for "SELECT state = 'completed' FROM river_job WHERE id = $hundred" 10
+stop_daemon
+assert_eq 0 "$STOP_RC" "daemon exits 0 on SIGTERM"
+
+row() { q "SELECT $2 FROM river_job WHERE id = $1"; }
+
+assert_eq "completed|1|t|{worker-a}|t|" "$(row $noop "state, attempt, finalized_at IS NOT NULL, attempted_by, attempted_at IS NOT NULL, errors")" \
+	"demo.noop: completed, attempt 1, finalized_at, attempted_by, no errors"
+
+assert_eq "retryable|2|f|{worker-a,worker-a}" "$(row $fail "state, attempt, finalized_at IS NOT NULL, attempted_by")" \
+	"demo.fail: retryable after two attempts, not finalized"
+assert_eq '1|nope||2|nope|' "$(row $fail "errors[1]->>'attempt', errors[1]->>'error', errors[1]->>'trace', errors[2]->>'attempt', errors[2]->>'error', errors[2]->>'trace'")" \
+	"demo.fail: errors[] elements {at, attempt, error, trace}"
+assert_eq 'at attempt error trace' "$(row $fail "(SELECT string_agg(k, ' ' ORDER BY k) FROM jsonb_object_keys(errors[1]) k)")" \
+	"errors[] element has exactly River's keys"
+gap=$(row $fail "extract(epoch FROM (errors[2]->>'at')::timestamptz - (errors[1]->>'at')::timestamptz)")
+check "first retry waits 1s +/-10% (then poll): ${gap}s" awk -v g="$gap" 'BEGIN { exit !(g >= 0.89 && g <= 1.6) }'
+delay=$(row $fail "extract(epoch FROM scheduled_at - (errors[2]->>'at')::timestamptz)")
+check "second retry is 16s +/-10% later: ${delay}s" awk -v d="$delay" 'BEGIN { exit !(d >= 14.3 && d <= 17.7) }'
+
+assert_eq "discarded|1|t|final" "$(row $last "state, attempt, finalized_at IS NOT NULL, errors[1]->>'error'")" \
+	"max_attempts=1: discarded on the first error"
+
+assert_eq "retryable|3|3|again" "$(row $hist "state, attempt, array_length(errors, 1), errors[3]->>'error'")" \
+	"a job with 2 recorded errors: third error appended"
+delay=$(row $hist "extract(epoch FROM scheduled_at - (errors[3]->>'at')::timestamptz)")
+check "retry delay counts recorded errors: 3^4=81s +/-10%: ${delay}s" awk -v d="$delay" 'BEGIN { exit !(d >= 72.8 && d <= 89.2) }'
+
+assert_eq "scheduled|0|4|me||f" "$(row $snz "state, attempt, metadata->>'snoozes', metadata->>'keep', errors, finalized_at IS NOT NULL")" \
+	"demo.snooze 30s: scheduled, attempt restored, snoozes+1, metadata kept, no error"
+delay=$(row $snz "extract(epoch FROM scheduled_at - attempted_at)")
+check "snooze 30s scheduled 30s out: ${delay}s" awk -v d="$delay" 'BEGIN { exit !(d >= 29.5 && d <= 31) }'
+assert_eq "0|" "$(row $snz1 "CASE WHEN state = 'running' THEN 0 ELSE attempt END, errors")" \
+	"demo.snooze 0.2s: made available again, attempt never grows, no errors"
+
+assert_eq "cancelled|1|t|JobCancelError: stop it" "$(row $cnl "state, attempt, finalized_at IS NOT NULL, errors[1]->>'error'")" \
+	"demo.cancel: cancelled with River's JobCancelError text"
+
+assert_eq 'completed|{"a": 1, "b": ["x", {"c": null}]}' "$(row $echo_ "state, metadata->'output'")" \
+	"demo.echo: args recorded as metadata.output"
+
+assert_eq "job kind is not registered in the client's Workers bundle: nobody.home|2" \
+	"$(row $unk "errors[1]->>'error', array_length(errors, 1)")" "unknown kind: River's error, retried normally"
+
+assert_eq "available|0" "$(row $other "state, attempt")" "a queue this daemon does not work is left alone"
+assert_eq "available|0" "$(row $later "state, attempt")" "a job scheduled for later is not fetched early"
+assert_eq "100|old-2|worker-a" "$(row $hundred "array_length(attempted_by, 1), attempted_by[1], attempted_by[100]")" \
+	"attempted_by keeps the last 100 entries"
+check "no sanitizer reports" no_sanitizer_reports "$DAEMON_LOG"
+finish

@@ -1,0 +1,93 @@
+/* Helpers: time formatting, durations, JSON strings, names, lists. */
+#include "complete.h"
+#include "unit.h"
+#include "util.h"
+
+static void rfc3339_trims_like_go(void)
+{
+	char b[40];
+	fmt_rfc3339_us(1800000000000000LL, b);
+	CHECK_STR(b, "2027-01-15T08:00:00Z");
+	fmt_rfc3339_us(1800000000120000LL, b);
+	CHECK_STR(b, "2027-01-15T08:00:00.12Z");
+	fmt_rfc3339_us(1800000000000001LL, b);
+	CHECK_STR(b, "2027-01-15T08:00:00.000001Z");
+	fmt_rfc3339_ms(1800000000120999LL, b);
+	CHECK_STR(b, "2027-01-15T08:00:00.120Z");
+}
+
+static void durations(void)
+{
+	int64_t ms;
+	const char *err = NULL;
+	CHECK(parse_duration_ms("250ms", &ms, &err) == 0 && ms == 250);
+	CHECK(parse_duration_ms("1s", &ms, &err) == 0 && ms == 1000);
+	CHECK(parse_duration_ms("1.5m", &ms, &err) == 0 && ms == 90000);
+	CHECK(parse_duration_ms(" 2h", &ms, &err) == 0 && ms == 7200000);
+	CHECK(parse_duration_ms("0", &ms, &err) == 0 && ms == 0);
+	CHECK(parse_duration_ms("10", &ms, &err) < 0 && strstr(err, "missing unit"));
+	CHECK(parse_duration_ms("10d", &ms, &err) < 0 && strstr(err, "unknown unit"));
+	CHECK(parse_duration_ms("soon", &ms, &err) < 0);
+	CHECK(parse_duration_ms("-1s", &ms, &err) < 0);
+	char b[32];
+	fmt_duration_ms(1500, b, sizeof b);
+	CHECK_STR(b, "1.5s");
+	fmt_duration_ms(60000, b, sizeof b);
+	CHECK_STR(b, "1m");
+	fmt_duration_ms(250, b, sizeof b);
+	CHECK_STR(b, "250ms");
+}
+
+static void json_strings(void)
+{
+	sb b = {0};
+	sb_json_str(&b, "a\"b\\c\n\x01\xc3\xa9");
+	CHECK_STR(sb_str(&b), "\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\"");
+	sb_free(&b);
+}
+
+static void queue_and_kind_names(void)
+{
+	CHECK(valid_queue_name("default"));
+	CHECK(valid_queue_name("mail_high-2"));
+	CHECK(!valid_queue_name("Mail"));
+	CHECK(!valid_queue_name("a__b"));
+	CHECK(!valid_queue_name("_a"));
+	CHECK(!valid_queue_name(""));
+	CHECK(valid_kind_name("demo.noop"));
+	CHECK(valid_kind_name("Mail::Send<v2>"));
+	CHECK(!valid_kind_name("x"));
+	CHECK(!valid_kind_name(".hidden"));
+	CHECK(!valid_kind_name("has space"));
+}
+
+static void split_lists(void)
+{
+	char **v;
+	CHECK(strv_split(" a.so, ,b.so ,", ',', &v) == 2);
+	CHECK_STR(v[0], "a.so");
+	CHECK_STR(v[1], "b.so");
+	CHECK(v[2] == NULL);
+	strv_free(v);
+}
+
+static void completion_encoding(void)
+{
+	completion a = {.job_id = 7, .state = "completed", .attempt = -1,
+	                .finalized_at_us = 1800000000000000LL};
+	completion b = {.job_id = 8, .state = "available", .attempt = 0,
+	                .scheduled_at_us = 1800000000000000LL, .metadata_json = "{\"snoozes\":1}",
+	                .cancel_if_requested = true};
+	a.next = &b;
+	sb s = {0};
+	completer_encode(&s, &a, 2);
+	CHECK_STR(sb_str(&s),
+	          "[{\"id\":7,\"state\":\"completed\",\"finalized_at\":\"2027-01-15T08:00:00Z\","
+	          "\"cr\":false},{\"id\":8,\"state\":\"available\",\"attempt\":0,"
+	          "\"scheduled_at\":\"2027-01-15T08:00:00Z\",\"metadata\":{\"snoozes\":1},"
+	          "\"cr\":true}]");
+	sb_free(&s);
+}
+
+UNIT_MAIN(UNIT(rfc3339_trims_like_go), UNIT(durations), UNIT(json_strings),
+          UNIT(queue_and_kind_names), UNIT(split_lists), UNIT(completion_encoding))
