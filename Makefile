@@ -22,9 +22,9 @@ ALL_CFLAGS = -std=c11 $(OPT) $(WARN) $(SAN) -fPIC -pthread $(PKG_CFLAGS) $(CFLAG
 ALL_LDFLAGS = $(SAN) -pthread $(LDFLAGS)
 
 # Everything but the two mains, shared by the daemon, the CLI and unit tests.
-CORE := log util config migrations migrate db job outcome registry pool complete \
-        fetch daemon notify
-CLI := cli/main cli/migrate
+CORE := log util json config migrations migrate db job outcome registry pool complete \
+        fetch daemon notify keys crypto encrypt hooks insert
+CLI := cli/main cli/migrate cli/enqueue cli/keygen
 CORE_OBJ := $(CORE:%=$(B)/obj/%.o)
 CLI_OBJ := $(CLI:%=$(B)/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)

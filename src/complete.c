@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "insert.h"
 #include "log.h"
 #include "migrate.h"
 #include "sql.h"
@@ -60,6 +61,7 @@ static void arm(completer *c, uint64_t ms)
 void completer_init(completer *c, uv_loop_t *loop, db_conn *conn, const char *schema)
 {
 	*c = (completer){.conn = conn, .sql = sql_render(SQL_COMPLETE, schema),
+	                 .sql_children = sql_render(SQL_COMPLETE_WITH_CHILDREN, schema),
 	                 .limit = COMPLETE_MAX_BATCH};
 	uv_timer_init(loop, &c->timer);
 	c->timer.data = c;
@@ -94,6 +96,8 @@ static void after_success(completer *c, PGresult *res)
 	for (int i = 0; i < n; i++)
 		ids[i] = strtoll(PQgetvalue(res, i, 0), NULL, 10);
 	qsort(ids, (size_t)n, sizeof *ids, cmp_id);
+	if (n > 0 && PQnfields(res) > 1)
+		c->children += strtoull(PQgetvalue(res, 0, 1), NULL, 10);
 	for (completion *k = c->inflight; k;) {
 		completion *next = k->next;
 		if (bsearch(&k->job_id, ids, (size_t)n, sizeof *ids, cmp_id)) {
@@ -172,15 +176,24 @@ static void flush(completer *c)
 	c->inflight = first;
 	c->ninflight = n;
 
-	sb b = {0};
+	sb b = {0}, kids = {0};
 	completer_encode(&b, first, n);
-	const char *params[] = {sb_str(&b)};
+	for (completion *k = first; k; k = k->next)
+		for (insert_job *ch = k->children; ch; ch = ch->next) {
+			sb_putc(&kids, kids.len ? ',' : '[');
+			insert_encode(&kids, ch, k->job_id);
+		}
+	const char *params[] = {sb_str(&b), kids.len ? (sb_putc(&kids, ']'), sb_str(&kids)) : NULL,
+	                        c->channel ? c->channel : "river_insert"};
 	c->flushing = true;
-	if (db_query_params(c->conn, c->sql, 1, params, on_result, c) < 0) {
+	int rc = kids.len ? db_query_params(c->conn, c->sql_children, 3, params, on_result, c)
+	                  : db_query_params(c->conn, c->sql, 1, params, on_result, c);
+	if (rc < 0) {
 		c->flushing = false;
 		requeue_inflight(c);
 	}
 	sb_free(&b);
+	sb_free(&kids);
 }
 
 void completer_add(completer *c, completion *comp)
@@ -208,7 +221,8 @@ void completer_free(completer *c)
 {
 	completer_discard(c);
 	free(c->sql);
-	c->sql = NULL;
+	free(c->sql_children);
+	c->sql = c->sql_children = NULL;
 }
 
 size_t completer_discard(completer *c)

@@ -22,6 +22,8 @@
 typedef struct completer {
 	db_conn *conn;
 	char *sql;
+	char *sql_children;
+	const char *channel; /* "<prefix>river_insert", for children's NOTIFY */
 	completion *head, *tail;
 	size_t pending;
 	completion *inflight;
@@ -30,7 +32,7 @@ typedef struct completer {
 	bool flushing;
 	bool timer_armed;
 	uv_timer_t timer;
-	uint64_t applied, skipped, failed;
+	uint64_t applied, skipped, failed, children;
 	void (*on_idle)(void *arg); /* called when nothing is pending or in flight */
 	void *arg;
 } completer;

@@ -15,6 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crypto.h"
+#include "encrypt.h"
+#include "keys.h"
 #include "log.h"
 #include "util.h"
 
@@ -41,6 +44,8 @@ static int p_duration(const key_def *k, const char *val, void *dst, const char *
 static int p_level(const key_def *k, const char *val, void *dst, const char **err);
 static int p_queues(const key_def *k, const char *val, void *dst, const char **err);
 static int p_list(const key_def *k, const char *val, void *dst, const char **err);
+static int p_enc_mode(const key_def *k, const char *val, void *dst, const char **err);
+static int p_keys(const key_def *k, const char *val, void *dst, const char **err);
 
 /* Every key sluice reads. config/sluice.ini documents each one. */
 static const key_def keys[] = {
@@ -54,11 +59,20 @@ static const key_def keys[] = {
     {"worker", "job_timeout", p_duration, OFF(job_timeout_ms), "60s", 0, INT64_MAX / 2},
     {"worker", "shutdown_timeout", p_duration, OFF(shutdown_timeout_ms), "30s", 0, 86400000},
     {"log", "level", p_level, OFF(log_level), "info", 0, 0},
+    {"encryption", "mode", p_enc_mode, OFF(enc_mode), "", 0, 0},
+    {"encryption", "algorithm", p_string, OFF(enc_algorithm), "xchacha20poly1305", 0, 0},
+    {"encryption", "keys", p_keys, 0, "", 0, 0},
+    {"encryption", "kinds_include", p_list, OFF(kinds_include), "", 0, 0},
+    {"encryption", "kinds_exclude", p_list, OFF(kinds_exclude), "", 0, 0},
+    {"encryption", "strict_kinds", p_list, OFF(strict_kinds), "", 0, 0},
 };
 
 enum { NKEYS = ARRAY_LEN(keys) };
 
-static const char *const sections[] = {"database", "worker", "log"};
+static const char *const sections[] = {"database", "worker", "log", "encryption"};
+
+/* "" until validation picks encrypt (keys given) or off. */
+#define ENC_MODE_AUTO (-1)
 
 static void errors_push(cfg_errors *e, int line, const char *msg)
 {
@@ -214,15 +228,53 @@ static int p_queues(const key_def *k, const char *val, void *dst, const char **e
 	return 0;
 }
 
+static int p_enc_mode(const key_def *k, const char *val, void *dst, const char **err)
+{
+	(void)k;
+	int *m = dst;
+	if (!*val)
+		*m = ENC_MODE_AUTO;
+	else if (strcmp(val, "encrypt") == 0)
+		*m = ENC_ENCRYPT;
+	else if (strcmp(val, "decrypt_only") == 0)
+		*m = ENC_DECRYPT_ONLY;
+	else if (strcmp(val, "off") == 0)
+		*m = ENC_OFF;
+	else {
+		*err = "must be encrypt, decrypt_only or off";
+		return -1;
+	}
+	return 0;
+}
+
+/* Key sources (syntax only here; validate() reads them). Gets the cfg. */
+static int p_keys(const key_def *k, const char *val, void *dst, const char **err)
+{
+	(void)k;
+	static char msg[320];
+	cfg *c = dst;
+	key_source *src = NULL;
+	size_t n = 0;
+	if (*val && keys_parse(val, &src, &n, msg, sizeof msg) < 0) {
+		*err = msg;
+		return -1;
+	}
+	keys_sources_free(c->key_sources, c->nkey_sources);
+	c->key_sources = src;
+	c->nkey_sources = n;
+	return 0;
+}
+
 static void *key_dst(const key_def *k, cfg *c)
 {
-	return k->parse == p_queues ? (void *)c : (char *)c + k->off;
+	return k->parse == p_queues || k->parse == p_keys ? (void *)c : (char *)c + k->off;
 }
 
 /* ---- parsing ------------------------------------------------------------ */
 
 typedef struct parse_state {
 	cfg *c;
+	int flags;
 	cfg_errors *errs;
 	const char *path;
 	FILE *f;
@@ -472,6 +524,66 @@ static char *resolve_path(const char *base_file, const char *p)
 	return joined;
 }
 
+static void validate_encryption(parse_state *s)
+{
+	cfg *c = s->c;
+	int l_mode = blame_line(s, "encryption", "mode"), l_keys = blame_line(s, "encryption", "keys");
+	if (c->nkey_sources && !(s->flags & CFG_NO_KEYS)) {
+		char err[512];
+		if (keyring_load(c->key_sources, c->nkey_sources, &c->keyring, err, sizeof err) < 0)
+			err_at(s, l_keys, "[encryption] keys: %s", err);
+	}
+	if (c->enc_mode == ENC_MODE_AUTO)
+		c->enc_mode = c->nkey_sources ? ENC_ENCRYPT : ENC_OFF;
+	else if (c->enc_mode != ENC_OFF && !c->nkey_sources)
+		err_at(s, l_mode, "[encryption] mode: %s needs [encryption] keys",
+		       c->enc_mode == ENC_ENCRYPT ? "encrypt" : "decrypt_only");
+	const char *alg = c->enc_algorithm;
+	if (!*alg || strlen(alg) > ENCRYPTOR_NAME_MAX ||
+	    strspn(alg, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(alg))
+		err_at(s, blame_line(s, "encryption", "algorithm"),
+		       "[encryption] algorithm: '%s' is not an encryptor name", alg);
+	s->c->algorithm_line = blame_line(s, "encryption", "algorithm");
+	int l_inc = s->key_line[key_index("encryption", "kinds_include")];
+	int l_exc = s->key_line[key_index("encryption", "kinds_exclude")];
+	if (strv_len(c->kinds_include) && strv_len(c->kinds_exclude))
+		err_at(s, l_inc > l_exc ? l_inc : l_exc,
+		       "[encryption] %s: kinds_include and kinds_exclude cannot both be set",
+		       l_inc > l_exc ? "kinds_include" : "kinds_exclude");
+	static const char *const lists[] = {"kinds_include", "kinds_exclude", "strict_kinds"};
+	char **const vals[] = {c->kinds_include, c->kinds_exclude, c->strict_kinds};
+	for (size_t i = 0; i < ARRAY_LEN(lists); i++)
+		for (char **k = vals[i]; k && *k; k++)
+			if (!valid_kind_name(*k))
+				err_at(s, blame_line(s, "encryption", lists[i]),
+				       "[encryption] %s: '%s' is not a valid kind name", lists[i], *k);
+	int l_strict = blame_line(s, "encryption", "strict_kinds");
+	if (strv_len(c->strict_kinds) && c->enc_mode != ENC_ENCRYPT)
+		err_at(s, l_strict,
+		       "[encryption] strict_kinds: needs mode = encrypt (remove it before switching "
+		       "to decrypt_only or off)");
+	for (char **k = c->strict_kinds; k && *k; k++) {
+		bool selected = strv_len(c->kinds_include) ? strv_contains(c->kinds_include, *k)
+		                                           : !strv_contains(c->kinds_exclude, *k);
+		if (!selected)
+			err_at(s, l_strict,
+			       "[encryption] strict_kinds: %s is not encrypted under the kind filters",
+			       *k);
+	}
+}
+
+int cfg_check_algorithm(const cfg *c, cfg_errors *errs)
+{
+	if (c->enc_mode != ENC_ENCRYPT || crypto_find(c->enc_algorithm))
+		return 0;
+	char full[512];
+	snprintf(full, sizeof full,
+	         "%s:%d: [encryption] algorithm: unknown encryptor '%s' (known: %s)", c->path,
+	         c->algorithm_line, c->enc_algorithm, crypto_names());
+	errors_push(errs, c->algorithm_line, full);
+	return -1;
+}
+
 static void validate(parse_state *s, const char *env_url)
 {
 	cfg *c = s->c;
@@ -487,9 +599,11 @@ static void validate(parse_state *s, const char *env_url)
 	if (!*c->worker_id) {
 		free(c->worker_id);
 		c->worker_id = default_worker_id();
+		c->worker_id_default = true;
 	} else if (strlen(c->worker_id) >= 128) {
 		err_at(s, blame_line(s, "worker", "id"), "[worker] id: must be shorter than 128 characters");
 	}
+	validate_encryption(s);
 	for (char **p = c->plugins; p && *p; p++) {
 		char *abs = resolve_path(s->path, *p);
 		if (access(abs, R_OK) < 0)
@@ -499,7 +613,7 @@ static void validate(parse_state *s, const char *env_url)
 	}
 }
 
-int cfg_load(const char *path, const char *env_url, cfg *c, cfg_errors *errs)
+int cfg_load(const char *path, const char *env_url, int flags, cfg *c, cfg_errors *errs)
 {
 	cfg_defaults(c);
 	c->path = xstrdup(path);
@@ -514,7 +628,8 @@ int cfg_load(const char *path, const char *env_url, cfg *c, cfg_errors *errs)
 	ini_use_stack = 0;
 	ini_allow_realloc = 1;
 	ini_max_line = MAX_LINE;
-	parse_state s = {.c = c, .errs = errs, .path = path, .f = f, .at_line_start = true};
+	parse_state s = {.c = c, .flags = flags, .errs = errs, .path = path, .f = f,
+	                 .at_line_start = true};
 	size_t before = errs->n;
 	int rc = ini_parse_stream(reader, &s, handler, &s);
 	fclose(f);
@@ -542,6 +657,8 @@ void cfg_free(cfg *c)
 	for (size_t i = 0; i < c->nqueues; i++)
 		free(c->queues[i].name);
 	free(c->queues);
+	keys_sources_free(c->key_sources, c->nkey_sources);
+	keyring_free(c->keyring);
 	free(c->path);
 	*c = (cfg){0};
 }

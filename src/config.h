@@ -9,6 +9,12 @@
 
 #define CFG_EXIT_CONFIG 78 /* EX_CONFIG from sysexits.h */
 
+struct key_source;
+struct keyring;
+
+/* cfg_load flags */
+#define CFG_NO_KEYS 1 /* check key source syntax but do not read keys */
+
 typedef struct cfg_queue {
 	char *name;
 	int max_workers;
@@ -24,6 +30,7 @@ typedef struct cfg {
 
 	/* [worker] */
 	char *worker_id;
+	bool worker_id_default; /* derived, not set in the file */
 	cfg_queue *queues;
 	size_t nqueues;
 	char **plugins; /* absolute paths, NULL-terminated */
@@ -34,6 +41,15 @@ typedef struct cfg {
 
 	/* [log] */
 	int log_level;
+
+	/* [encryption] */
+	int enc_mode; /* enum enc_mode */
+	char *enc_algorithm;
+	struct key_source *key_sources;
+	size_t nkey_sources;
+	struct keyring *keyring; /* NULL when no keys or CFG_NO_KEYS */
+	char **kinds_include, **kinds_exclude, **strict_kinds;
+	int algorithm_line; /* for the check after plugins registered theirs */
 } cfg;
 
 typedef struct cfg_errors {
@@ -44,7 +60,9 @@ typedef struct cfg_errors {
 
 /* Loads and validates path into *c. Returns 0, or -1 with every problem in
  * *errs (the cfg is then freed). env_url overrides [database] url when set. */
-int cfg_load(const char *path, const char *env_url, cfg *c, cfg_errors *errs);
+int cfg_load(const char *path, const char *env_url, int flags, cfg *c, cfg_errors *errs);
+/* After plugins are loaded: is [encryption] algorithm a known encryptor? */
+int cfg_check_algorithm(const cfg *c, cfg_errors *errs);
 /* Defaults only, for tools that run without an INI file. */
 void cfg_defaults(cfg *c);
 void cfg_free(cfg *c);

@@ -5,12 +5,16 @@
 
 #include <json-c/json.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "crypto.h"
+#include "encrypt.h"
 #include "log.h"
 #include "migrate.h"
 #include "notify.h"
@@ -261,11 +265,96 @@ static void close_all(sluiced *d)
 
 /* ---- signals -------------------------------------------------------------- */
 
+static bool strv_equal(char *const *a, char *const *b)
+{
+	size_t n = strv_len(a);
+	if (n != strv_len(b))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return true;
+}
+
+static bool queues_equal(const cfg *a, const cfg *b)
+{
+	if (a->nqueues != b->nqueues)
+		return false;
+	for (size_t i = 0; i < a->nqueues; i++)
+		if (strcmp(a->queues[i].name, b->queues[i].name) != 0 ||
+		    a->queues[i].max_workers != b->queues[i].max_workers)
+			return false;
+	return true;
+}
+
+static void log_enc_state(const char *msg, const cfg *c)
+{
+	static const char *const modes[] = {"off", "encrypt", "decrypt_only"};
+	enc_policy *p = enc_acquire();
+	log_info(msg, LS("encryption", modes[c->enc_mode < 0 ? 0 : c->enc_mode]),
+	         LS("algorithm", c->enc_algorithm),
+	         LS("encrypt_key", p && p->keys && p->keys->n ? p->keys->ids[0] : "none"),
+	         LI("keys", p && p->keys ? (int64_t)p->keys->n : 0));
+	enc_release(p);
+}
+
+/* SIGHUP: validate the whole new file (and keys) first; apply it only if
+ * it is good, else keep running on the old one. Running jobs keep the
+ * policy they started with (reference-counted). */
+static void reload(sluiced *d)
+{
+	sd_notify_send("RELOADING=1");
+	cfg nc;
+	cfg_errors errs = {0};
+	int rc = cfg_load(d->config_path, getenv("DATABASE_URL"), 0, &nc, &errs);
+	if (rc == 0 && cfg_check_algorithm(&nc, &errs) < 0) {
+		cfg_free(&nc);
+		rc = -1;
+	}
+	if (rc < 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			log_error("reload refused; running configuration kept", LS("detail", errs.v[i]));
+		cfg_errors_free(&errs);
+		sd_notify_send("READY=1");
+		return;
+	}
+	const char *restart[5];
+	size_t nr = 0;
+	if (strcmp(nc.db_url, d->cfg.db_url) != 0)
+		restart[nr++] = "[database] url";
+	if (strcmp(nc.db_schema, d->cfg.db_schema) != 0)
+		restart[nr++] = "[database] schema";
+	if (!(nc.worker_id_default && d->cfg.worker_id_default) &&
+	    strcmp(nc.worker_id, d->cfg.worker_id) != 0)
+		restart[nr++] = "[worker] id";
+	if (!queues_equal(&nc, &d->cfg))
+		restart[nr++] = "[worker] queues";
+	if (!strv_equal(nc.plugins, d->cfg.plugins))
+		restart[nr++] = "[worker] plugins";
+	for (size_t i = 0; i < nr; i++)
+		log_warn("changed setting needs a restart; keeping the running value",
+		         LS("setting", restart[i]));
+	d->cfg.poll_interval_ms = nc.poll_interval_ms;
+	d->cfg.fetch_cooldown_ms = nc.fetch_cooldown_ms;
+	d->cfg.job_timeout_ms = nc.job_timeout_ms;
+	d->cfg.shutdown_timeout_ms = nc.shutdown_timeout_ms;
+	d->cfg.log_level = nc.log_level;
+	log_set_level(nc.log_level);
+	d->cfg.enc_mode = nc.enc_mode;
+	free(d->cfg.enc_algorithm);
+	d->cfg.enc_algorithm = xstrdup(nc.enc_algorithm);
+	enc_install(enc_policy_from(&nc));
+	cfg_free(&nc);
+	log_enc_state("configuration reloaded", &d->cfg);
+	sd_notify_send("READY=1");
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
 	sluiced *d = s->data;
 	if (signum == SIGHUP) {
-		log_warn("SIGHUP: configuration reload is not supported yet; restart to apply changes");
+		if (!d->stopping)
+			reload(d);
 		return;
 	}
 	begin_shutdown(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -360,6 +449,7 @@ static void on_schema_info(db_status st, PGresult *res, const char *err, void *a
 		b = (sb){0};
 		sb_printf(&b, "%sriver_insert", d->channel_prefix);
 		d->channel_insert = sb_take(&b);
+		d->comp.channel = d->channel_insert;
 	}
 	char msg[320];
 	if (!has_table || !has_line) {
@@ -456,18 +546,25 @@ int daemon_run(const char *config_path)
 {
 	sluiced *d = xcalloc(1, sizeof *d);
 	cfg_errors errs = {0};
-	if (cfg_load(config_path, getenv("DATABASE_URL"), &d->cfg, &errs) < 0) {
+	if (sodium_init() < 0) {
+		log_error("libsodium failed to initialise");
+		free(d);
+		return 1;
+	}
+	crypto_init();
+	if (cfg_load(config_path, getenv("DATABASE_URL"), 0, &d->cfg, &errs) < 0) {
 		cfg_errors_print(&errs);
 		cfg_errors_free(&errs);
 		free(d);
 		return CFG_EXIT_CONFIG;
 	}
 	log_set_level(d->cfg.log_level);
-	if (sodium_init() < 0) {
-		log_error("libsodium failed to initialise");
-		cfg_free(&d->cfg);
-		free(d);
-		return 1;
+	if (d->cfg.nkey_sources) {
+		/* Keys sit in non-dumpable memory; decrypted args do not: no core
+		 * files (and no ptrace by other same-uid processes) at all. */
+		struct rlimit none = {0, 0};
+		setrlimit(RLIMIT_CORE, &none);
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	}
 	char err[1024];
 	if (registry_load(d->cfg.plugins, err, sizeof err) < 0) {
@@ -476,6 +573,15 @@ int daemon_run(const char *config_path)
 		free(d);
 		return CFG_EXIT_CONFIG;
 	}
+	if (cfg_check_algorithm(&d->cfg, &errs) < 0) {
+		cfg_errors_print(&errs);
+		cfg_errors_free(&errs);
+		registry_unload();
+		cfg_free(&d->cfg);
+		free(d);
+		return CFG_EXIT_CONFIG;
+	}
+	enc_install(enc_policy_from(&d->cfg));
 	signal(SIGPIPE, SIG_IGN);
 
 	d->config_path = config_path;
@@ -510,6 +616,7 @@ int daemon_run(const char *config_path)
 
 	log_info("sluiced starting", LS("version", SLUICE_VERSION), LS("config", config_path),
 	         LI("workers", (int64_t)total_workers(&d->cfg)));
+	log_enc_state("encryption", &d->cfg);
 	db_start(&d->fetch_conn);
 	db_start(&d->complete_conn);
 	uv_run(d->loop, UV_RUN_DEFAULT);
@@ -523,6 +630,7 @@ int daemon_run(const char *config_path)
 		_exit(code);
 	}
 	uv_loop_close(d->loop);
+	enc_shutdown();
 	registry_unload();
 	free(d->loop);
 	free(d->fetch_sql);

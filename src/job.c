@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "crypto.h"
+#include "insert.h"
 #include "sql.h"
 #include "util.h"
 
@@ -77,12 +79,26 @@ void job_cancel(job *j, int reason)
 	pthread_mutex_unlock(&j->mu);
 }
 
+void job_set_args(job *j, char *buf, size_t len)
+{
+	if (j->own_args && j->own_args != buf)
+		crypto_free_plain(j->own_args, j->own_len);
+	j->own_args = buf;
+	j->own_len = len;
+	j->pub.args = buf;
+	j->pub.args_len = len;
+}
+
 void job_free(job *j)
 {
 	if (!j)
 		return;
+	crypto_free_plain(j->own_args, j->own_len);
+	insert_free(j->children);
+	if (j->result.output_json)
+		crypto_free_plain(j->result.output_json, strlen(j->result.output_json));
+	j->result.output_json = NULL;
 	free(j->result.message);
-	free(j->result.output_json);
 	completion_free(j->done);
 	pthread_mutex_destroy(&j->mu);
 	pthread_cond_destroy(&j->cv);

@@ -13,6 +13,7 @@
 
 struct kind_entry;
 struct pq_queue;
+struct insert_job;
 
 /* What a handler's run produced, before River's rules are applied. */
 typedef struct job_result {
@@ -34,6 +35,8 @@ typedef struct completion {
 	int64_t scheduled_at_us; /* 0: keep */
 	char *metadata_json;     /* object merged into metadata, or NULL */
 	bool cancel_if_requested; /* cancelled instead, if cancel_attempted_at is set */
+	struct insert_job *children; /* inserted with it, if this update applies */
+	size_t nchildren;
 } completion;
 
 typedef struct job {
@@ -57,7 +60,17 @@ typedef struct job {
 
 	job_result result; /* written by the worker thread only */
 	completion *done;  /* built by the worker thread after the handler */
+
+	/* Args after the work_begin hooks (decrypted): zeroed when freed. */
+	char *own_args;
+	size_t own_len;
+	/* Jobs the handler enqueued (worker thread only until done). */
+	struct insert_job *children, *children_tail;
+	size_t nchildren;
 } job;
+
+/* Replaces the args the handler sees; j owns buf from now on. */
+void job_set_args(job *j, char *buf, size_t len);
 
 /* Decodes row i of a fetch result (columns in FETCH_COLUMNS order). */
 job *job_from_row(const PGresult *res, int row);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "insert.h"
 #include "job.h"
 #include "util.h"
 
@@ -162,5 +163,6 @@ void completion_free(completion *c)
 		return;
 	free(c->error_json);
 	free(c->metadata_json);
+	insert_free(c->children);
 	free(c);
 }

@@ -14,6 +14,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "crypto.h"
+#include "hooks.h"
+#include "insert.h"
 #include "log.h"
 #include "util.h"
 
@@ -187,25 +190,12 @@ static int host_snooze(const sluice_job *pub, double seconds)
 	return SLUICE_SNOOZE;
 }
 
-/* Strict JSON, whole string. */
-static bool is_json(const char *s, size_t len)
-{
-	json_tokener *tok = json_tokener_new();
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	json_object *o = json_tokener_parse_ex(tok, s, (int)len);
-	bool ok = o && json_tokener_get_error(tok) == json_tokener_success &&
-	          json_tokener_get_parse_end(tok) == len;
-	json_object_put(o);
-	json_tokener_free(tok);
-	return ok;
-}
-
 static int host_record_output(const sluice_job *pub, const char *json)
 {
 	if (!json)
 		return SLUICE_EINVAL;
 	size_t len = strlen(json);
-	if (len > MAX_OUTPUT_BYTES || len > INT32_MAX || !is_json(json, len))
+	if (len > MAX_OUTPUT_BYTES || !json_is_valid(json, len))
 		return SLUICE_EINVAL;
 	job *j = job_of(pub);
 	free(j->result.output_json);
@@ -237,6 +227,42 @@ static int host_sleep_ms(const sluice_job *pub, int64_t ms)
 	return reason ? SLUICE_ECANCELED : 0;
 }
 
+static int host_register_hook(sluice_plugin *p, const sluice_hook *h)
+{
+	if (!reg.loading || !p)
+		return SLUICE_EINVAL;
+	int rc = hooks_add(h, p->path, p->failure, sizeof p->failure);
+	return rc;
+}
+
+static int host_register_encryptor(sluice_plugin *p, const sluice_encryptor *e)
+{
+	if (!reg.loading || !p)
+		return SLUICE_EINVAL;
+	return crypto_register(e, p->failure, sizeof p->failure);
+}
+
+static int host_enqueue(const sluice_job *pub, const char *kind, const char *args,
+                        const sluice_enqueue_opts *opts)
+{
+	job *j = job_of(pub);
+	char err[300];
+	insert_job *c;
+	if (insert_prepare(kind, args, opts, now_us(), 0, &c, err, sizeof err) < 0) {
+		log_warn("enqueue refused", LI("job_id", pub->id), LS("kind", pub->kind),
+		         LS("child_kind", kind && valid_kind_name(kind) ? kind : "(invalid)"),
+		         LS("reason", err));
+		return SLUICE_EINVAL;
+	}
+	if (j->children_tail)
+		j->children_tail->next = c;
+	else
+		j->children = c;
+	j->children_tail = c;
+	j->nchildren++;
+	return 0;
+}
+
 static const sluice_host host = {
     .size = sizeof(sluice_host),
     .abi_version = SLUICE_ABI_VERSION,
@@ -249,6 +275,9 @@ static const sluice_host host = {
     .record_output = host_record_output,
     .cancelled = host_cancelled,
     .sleep_ms = host_sleep_ms,
+    .register_hook = host_register_hook,
+    .register_encryptor = host_register_encryptor,
+    .enqueue = host_enqueue,
 };
 
 /* ---- loading ------------------------------------------------------------- */
@@ -373,6 +402,8 @@ void registry_unload(void)
 	}
 	free(reg.plugins);
 	memset(&reg, 0, sizeof reg);
+	hooks_clear();
+	crypto_reset_plugins();
 }
 
 /* ---- running ------------------------------------------------------------- */
@@ -380,10 +411,22 @@ void registry_unload(void)
 void registry_run(job *j)
 {
 	j->started_us = now_us();
-	if (j->kind && !atomic_load(&j->cancel_reason))
-		j->result.outcome = j->kind->work(&j->pub, j->kind->userdata);
-	else if (j->kind) /* cancelled before it started: do not run it */
-		j->result.outcome = SLUICE_ERROR;
+	int cancel = atomic_load(&j->cancel_reason);
+	if (j->kind && !cancel) {
+		char err[512];
+		int h = hooks_work_begin(j, err, sizeof err);
+		if (h == HOOK_OK) {
+			j->result.outcome = j->kind->work(&j->pub, j->kind->userdata);
+		} else {
+			/* The handler never sees args a hook refused. */
+			j->result.outcome = h == HOOK_CANCEL ? SLUICE_CANCEL : SLUICE_ERROR;
+			free(j->result.message);
+			j->result.message = xstrdup(err);
+			j->result.set = true;
+		}
+	} else if (j->kind) {
+		j->result.outcome = SLUICE_ERROR; /* cancelled before it started */
+	}
 	job_facts f = {
 	    .id = j->pub.id,
 	    .kind = j->pub.kind,
@@ -398,4 +441,11 @@ void registry_run(job *j)
 	};
 	double r01 = (double)randombytes_uniform(1u << 30) / (double)(1u << 30);
 	j->done = outcome_build(&f, &j->result, now_us(), r01);
+	/* Children go with a completed job only. */
+	if (strcmp(j->done->state, "completed") == 0) {
+		j->done->children = j->children;
+		j->done->nchildren = j->nchildren;
+		j->children = j->children_tail = NULL;
+		j->nchildren = 0;
+	}
 }

@@ -5,7 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "config.h"
+#include "crypto.h"
+#include "keys.h"
 #include "daemon.h"
 #include "registry.h"
 
@@ -30,17 +34,26 @@ static int check_config(const char *path)
 {
 	cfg c;
 	cfg_errors errs = {0};
-	if (cfg_load(path, getenv("DATABASE_URL"), &c, &errs) < 0) {
+	if (sodium_init() < 0)
+		return 1;
+	crypto_init();
+	if (cfg_load(path, getenv("DATABASE_URL"), 0, &c, &errs) < 0) {
 		cfg_errors_print(&errs);
 		cfg_errors_free(&errs);
 		return CFG_EXIT_CONFIG;
 	}
 	char err[1024];
 	int rc = registry_load(c.plugins, err, sizeof err);
-	if (rc < 0)
+	if (rc < 0) {
 		fprintf(stderr, "%s: [worker] plugins: %s\n", path, err);
-	else
-		printf("%s: OK (%zu queues, %zu kinds)\n", path, c.nqueues, registry_kind_count());
+	} else if (cfg_check_algorithm(&c, &errs) < 0) {
+		cfg_errors_print(&errs);
+		cfg_errors_free(&errs);
+		rc = -1;
+	} else {
+		printf("%s: OK (%zu queues, %zu kinds, %zu keys)\n", path, c.nqueues,
+		       registry_kind_count(), c.keyring ? c.keyring->n : 0);
+	}
 	registry_unload();
 	cfg_free(&c);
 	return rc < 0 ? CFG_EXIT_CONFIG : 0;

@@ -47,7 +47,7 @@ enum fetch_col {
  * records. Rows no longer running are left alone. A retry or snooze of a job
  * whose cancellation was requested (metadata.cancel_attempted_at) cancels it
  * instead. Returns the ids it updated. */
-#define SQL_COMPLETE                                                                    \
+#define SQL_COMPLETE_CTES                                                               \
 	"WITH input AS (\n"                                                             \
 	"  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id bigint,\n"               \
 	"    state {S}river_job_state, attempt smallint, error jsonb,\n"                \
@@ -71,8 +71,52 @@ enum fetch_col {
 	"  FROM input i\n"                                                              \
 	"  WHERE j.id = i.id AND j.state = 'running'\n"                                 \
 	"  RETURNING j.id\n"                                                            \
-	")\n"                                                                           \
-	"SELECT id FROM updated"
+	")"
+#define SQL_COMPLETE SQL_COMPLETE_CTES "\nSELECT id FROM updated"
+
+/* Jobs to insert, as the JSON array insert_encode() writes. */
+#define SQL_INSERT_RECORDSET(param)                                                     \
+	"jsonb_to_recordset(" param "::jsonb) AS c(parent_id bigint, kind text, args jsonb,\n" \
+	"    queue text, priority smallint, max_attempts smallint,\n"                   \
+	"    state {S}river_job_state, scheduled_at timestamptz, tags varchar(255)[],\n" \
+	"    metadata jsonb, unique_key text, unique_states integer)"
+
+/* River's insert: a unique job whose key is taken in one of its states is
+ * skipped (the partial unique index), as JobInsertFastMany does. */
+#define SQL_INSERT_FROM(recordset, where)                                               \
+	"  INSERT INTO {S}river_job (args, kind, max_attempts, metadata, priority, queue,\n" \
+	"    scheduled_at, state, tags, unique_key, unique_states)\n"                    \
+	"  SELECT c.args, c.kind, c.max_attempts, c.metadata, c.priority, c.queue,\n"    \
+	"    coalesce(c.scheduled_at, now()), c.state, c.tags, decode(c.unique_key, 'hex'),\n" \
+	"    c.unique_states::bit(8)\n"                                                  \
+	"  FROM " recordset "\n" where                                                     \
+	"  ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND unique_states IS NOT NULL\n" \
+	"    AND {S}river_job_state_in_bitmask(unique_states, state) DO NOTHING\n"       \
+	"  RETURNING id, queue, state\n"
+
+/* NOTIFY <prefix>river_insert once per queue that got available jobs. */
+#define SQL_NOTIFY_INSERTED(channel_param)                                                  \
+	"notified AS (\n"                                                                  \
+	"  SELECT pg_notify(" channel_param ", json_build_object('queue', queue)::text)\n"   \
+	"  FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available') q\n"       \
+	")\n"
+
+/* SQL_COMPLETE plus the jobs the completed handlers enqueued ($2), inserted
+ * only for parents this statement actually updated; $3 is the channel.
+ * Returns updated ids and the number of children inserted. */
+#define SQL_COMPLETE_WITH_CHILDREN                                                      \
+	SQL_COMPLETE_CTES ",\n"                                                          \
+	"inserted AS (\n" SQL_INSERT_FROM(SQL_INSERT_RECORDSET("$2"),                  \
+	                                 "  WHERE c.parent_id IN (SELECT id FROM updated)\n") \
+	"),\n" SQL_NOTIFY_INSERTED("$3")                                                \
+	"SELECT id, (SELECT count(*) FROM inserted), (SELECT count(*) FROM notified) FROM updated"
+
+/* `sluice enqueue`: $1 jobs, $2 channel. Returns inserted ids (duplicates
+ * of unique jobs are skipped, so fewer rows may come back). */
+#define SQL_INSERT_JOBS                                                                 \
+	"WITH inserted AS (\n" SQL_INSERT_FROM(SQL_INSERT_RECORDSET("$1"), "")             \
+	"),\n" SQL_NOTIFY_INSERTED("$2")                                                \
+	"SELECT id, (SELECT count(*) FROM notified) FROM inserted"
 
 /* Schema version of line main; errors if river_migration lacks `line`. */
 #define SQL_SCHEMA_VERSION                                                             \

@@ -337,3 +337,18 @@ bool valid_kind_name(const char *s)
 	}
 	return true;
 }
+
+const char *mem_find(const char *hay, size_t n, const char *needle, size_t m)
+{
+	if (m == 0)
+		return hay;
+	const char *end = hay + n;
+	for (const char *p = hay; (size_t)(end - p) >= m; p++) {
+		p = memchr(p, needle[0], (size_t)(end - p) - m + 1);
+		if (!p)
+			return NULL;
+		if (memcmp(p, needle, m) == 0)
+			return p;
+	}
+	return NULL;
+}

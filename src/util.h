@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "json.h"
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define CONTAINER_OF(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 
@@ -65,6 +67,8 @@ size_t strv_len(char *const *v);
 bool strv_contains(char *const *v, const char *s);
 
 char *str_trim(char *s);
+/* memmem(3), which is not in POSIX. */
+const char *mem_find(const char *hay, size_t n, const char *needle, size_t m);
 
 /* River's queue name rule: lowercase letters and digits, single '_' or '-'
  * between them, at most 64 characters. */

@@ -93,6 +93,85 @@ typedef struct sluice_kind {
 	int64_t timeout_ms;  /* 0: [worker] job_timeout; -1: no timeout */
 } sluice_kind;
 
+/* Keys are always 32 bytes (base64 in key files; see `sluice keygen`). */
+#define SLUICE_KEY_BYTES 32
+
+/* What an insert_begin or work_begin hook sees and may change. */
+typedef struct sluice_hook_args {
+	uint32_t size;        /* sizeof(sluice_hook_args) as the daemon built it */
+	const char *kind;
+	const char *queue;
+	const sluice_job *job; /* work_begin only; NULL at insert_begin */
+	const char *args;     /* the args so far: a JSON object */
+	size_t args_len;
+	/* To replace the args, set new_args to a malloc()ed, NUL-terminated JSON
+	 * object; the daemon frees it. Leave NULL to keep them. */
+	char *new_args;
+	/* On failure (non-zero return), why. It is recorded in the job's
+	 * errors[] or returned to whoever enqueued: never put secrets here. */
+	char reason[256];
+} sluice_hook_args;
+
+typedef int (*sluice_hook_fn)(sluice_hook_args *args, void *userdata);
+
+/* A hook (River's HookInsertBegin / HookWorkBegin). insert_begin runs before
+ * a job is written, work_begin before its handler runs; either may be NULL.
+ * Order: on insert, global hooks, then kind hooks, then the built-in
+ * encryption (so hooks see plaintext); on work, decryption first, then
+ * global hooks, then kind hooks. */
+typedef struct sluice_hook {
+	uint32_t size;     /* sizeof(sluice_hook) */
+	const char *name;  /* for messages */
+	/* NULL or "": every kind (global). Otherwise a comma-separated list of
+	 * kinds this plugin registered (River's JobArgsWithHooks). */
+	const char *kinds;
+	sluice_hook_fn insert_begin;
+	sluice_hook_fn work_begin;
+	void *userdata;
+} sluice_hook;
+
+/* A cipher for job args. The daemon draws a random nonce of nonce_bytes for
+ * every message and passes the key (SLUICE_KEY_BYTES) chosen by key id. ad
+ * is the associated data binding the envelope version, key id and job kind:
+ * an AEAD cipher authenticates it (set aead); for any other cipher the
+ * daemon binds it by authenticating a digest of it inside the plaintext. */
+typedef struct sluice_encryptor {
+	uint32_t size;         /* sizeof(sluice_encryptor) */
+	const char *name;      /* 1-32 of [a-z0-9_-]: "algorithm =" and envelopes */
+	uint32_t nonce_bytes;  /* 8..64 */
+	uint32_t overhead;     /* ciphertext bytes = plaintext bytes + overhead */
+	int aead;
+	/* Return 0; decrypt returns non-zero when authentication fails. */
+	int (*encrypt)(void *userdata, uint8_t *c, const uint8_t *m, size_t mlen, const uint8_t *ad,
+	               size_t adlen, const uint8_t *nonce, const uint8_t *key);
+	int (*decrypt)(void *userdata, uint8_t *m, const uint8_t *c, size_t clen, const uint8_t *ad,
+	               size_t adlen, const uint8_t *nonce, const uint8_t *key);
+	void *userdata;
+} sluice_encryptor;
+
+/* River's unique-job options, as flags: a job is unique when any is set. */
+enum sluice_unique {
+	SLUICE_UNIQUE_BY_KIND = 1,   /* unique by kind alone (River's default key part) */
+	SLUICE_UNIQUE_BY_ARGS = 2,
+	SLUICE_UNIQUE_BY_PERIOD = 4, /* with unique_period_s */
+	SLUICE_UNIQUE_BY_QUEUE = 8,
+	SLUICE_UNIQUE_EXCLUDE_KIND = 16,
+};
+
+/* Options for a job a handler enqueues. Zero values mean River's defaults. */
+typedef struct sluice_enqueue_opts {
+	uint32_t size;           /* sizeof(sluice_enqueue_opts) */
+	const char *queue;       /* NULL: "default" */
+	int priority;            /* 0: 1 (1..4) */
+	int max_attempts;        /* 0: 25 */
+	int64_t scheduled_at_us; /* 0: now; later: state scheduled */
+	const char *tags;        /* JSON array of strings, or NULL */
+	const char *metadata;    /* JSON object, or NULL */
+	uint32_t unique;         /* enum sluice_unique flags */
+	int64_t unique_period_s;
+	uint8_t unique_states;   /* River's bitmask; 0: River's default */
+} sluice_enqueue_opts;
+
 /* Opaque handle naming the plugin being initialised. */
 typedef struct sluice_plugin sluice_plugin;
 
@@ -131,6 +210,19 @@ typedef struct sluice_host {
 	/* Sleep up to ms milliseconds; returns 0, or SLUICE_ECANCELED early when
 	 * the job is cancelled, times out or the daemon stops. */
 	int (*sleep_ms)(const sluice_job *job, int64_t ms);
+
+	/* At init only: register a hook or an encryptor. 0, SLUICE_EINVAL or
+	 * SLUICE_EEXIST (an encryptor of that name exists). */
+	int (*register_hook)(sluice_plugin *plugin, const sluice_hook *hook);
+	int (*register_encryptor)(sluice_plugin *plugin, const sluice_encryptor *enc);
+
+	/* From a handler: enqueue a job (args: a JSON object). It passes the
+	 * insert hooks (so it is encrypted by the same rules as any insert) and
+	 * is inserted in the transaction that records this job's outcome, only
+	 * if the job completes (returns SLUICE_OK) and its row is still running
+	 * then. Returns 0 or SLUICE_EINVAL (bad kind, JSON or option). */
+	int (*enqueue)(const sluice_job *job, const char *kind, const char *args,
+	               const sluice_enqueue_opts *opts);
 } sluice_host;
 
 /* What sluice_plugin_abi() returns: lets the daemon check the build before

@@ -28,5 +28,12 @@ int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 bool cli_opt(int argc, char **argv, int *i, const char *opt, const char **val);
 
 int cmd_migrate(cli *c);
+int cmd_enqueue(cli *c);
+int cmd_keygen(cli *c);
+
+/* "<schema>.river_insert" as River names it (current_schema() if none). */
+char *cli_insert_channel(cli *c, PGconn *conn);
+/* Loads plugins and installs the encryption policy; returns 0 or exits 78. */
+int cli_setup_hooks(cli *c);
 
 #endif

@@ -7,7 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "cli.h"
+#include "crypto.h"
+#include "log.h"
 #include "util.h"
 
 #define DEFAULT_CONFIG "/etc/sluice/sluice.ini"
@@ -16,10 +20,15 @@ typedef struct command {
 	const char *name;
 	int (*run)(cli *c);
 	const char *summary;
+	bool needs_keys; /* reads the key ring (and loads plugins for hooks) */
+	bool no_config;  /* runs without any configuration or database */
 } command;
 
 static const command commands[] = {
-    {"migrate", cmd_migrate, "create, upgrade or remove River's schema (up, down, status)"},
+    {"migrate", cmd_migrate, "create, upgrade or remove River's schema (up, down, status)", false,
+     false},
+    {"enqueue", cmd_enqueue, "insert a job, encrypted by the configured rules", true, false},
+    {"keygen", cmd_keygen, "make a new 32-byte key (base64) and show its key id", false, true},
 };
 
 static void usage(FILE *f)
@@ -158,6 +167,12 @@ int main(int argc, char **argv)
 	for (int k = 1; k < c.argc; k++)
 		if (strcmp(c.argv[k], "--help") == 0 || strcmp(c.argv[k], "-h") == 0)
 			return cmd->run(&c); /* help needs no configuration */
+	log_set_level(LOG_WARN); /* the tool reports results itself */
+	if (sodium_init() < 0)
+		return cli_fail(1, "libsodium failed to initialise");
+	crypto_init();
+	if (cmd->no_config)
+		return cmd->run(&c);
 
 	if (!url)
 		url = getenv("DATABASE_URL");
@@ -165,7 +180,7 @@ int main(int argc, char **argv)
 		c.config_path = DEFAULT_CONFIG;
 	if (c.config_path) {
 		cfg_errors errs = {0};
-		if (cfg_load(c.config_path, url, &c.cfg, &errs) < 0) {
+		if (cfg_load(c.config_path, url, cmd->needs_keys ? 0 : CFG_NO_KEYS, &c.cfg, &errs) < 0) {
 			cfg_errors_print(&errs);
 			cfg_errors_free(&errs);
 			return CFG_EXIT_CONFIG;

@@ -2,6 +2,7 @@
  * `make run`, the tests and as a template for real plugins. */
 #include <json-c/json.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <sluice/plugin.h>
@@ -73,6 +74,40 @@ static int work_echo(const sluice_job *job, void *ud)
 	return SLUICE_OK;
 }
 
+/* Enqueues args.children = [{"kind": ..., "args": {...}, "queue": ...}, ...]
+ * (each with metadata.parent_id), then sleeps args.ms if given. Children are
+ * inserted only if this job completes. */
+static int work_spawn(const sluice_job *job, void *ud)
+{
+	(void)ud;
+	json_object *args, *kids = arg(job, &args, "children"), *ms = NULL;
+	json_object_object_get_ex(args, "ms", &ms);
+	int rc = SLUICE_OK;
+	char meta[64];
+	snprintf(meta, sizeof meta, "{\"parent_id\":%lld}", (long long)job->id);
+	size_t n = kids && json_object_is_type(kids, json_type_array) ? json_object_array_length(kids) : 0;
+	for (size_t i = 0; i < n && rc == SLUICE_OK; i++) {
+		json_object *c = json_object_array_get_idx(kids, i), *k, *a, *q;
+		if (!json_object_object_get_ex(c, "kind", &k)) {
+			rc = host->fail(job, "children[%zu] has no kind", i);
+			break;
+		}
+		sluice_enqueue_opts o = {.size = sizeof o, .metadata = meta};
+		if (json_object_object_get_ex(c, "queue", &q))
+			o.queue = json_object_get_string(q);
+		const char *cargs = json_object_object_get_ex(c, "args", &a)
+		                        ? json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN)
+		                        : "{}";
+		if (host->enqueue(job, json_object_get_string(k), cargs, &o) != 0)
+			rc = host->fail(job, "children[%zu] was refused", i);
+	}
+	int64_t sleep = ms ? json_object_get_int64(ms) : 0;
+	json_object_put(args);
+	if (rc == SLUICE_OK && sleep > 0 && host->sleep_ms(job, sleep) == SLUICE_ECANCELED)
+		rc = host->fail(job, "sleep interrupted");
+	return rc;
+}
+
 int sluice_plugin_init(const sluice_host *h, sluice_plugin *plugin)
 {
 	static const struct {
@@ -82,6 +117,7 @@ int sluice_plugin_init(const sluice_host *h, sluice_plugin *plugin)
 	    {"demo.noop", work_noop},     {"demo.fail", work_fail},
 	    {"demo.sleep", work_sleep},   {"demo.snooze", work_snooze},
 	    {"demo.cancel", work_cancel}, {"demo.echo", work_echo},
+	    {"demo.spawn", work_spawn},
 	};
 	host = h;
 	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {

@@ -1,0 +1,247 @@
+/* enqueue.c -- `sluice enqueue KIND [ARGS]`: one job, through the same
+ * insert hooks and key rules as the daemon, inserted River's way (unique
+ * keys honoured, NOTIFY for available jobs). */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "encrypt.h"
+#include "insert.h"
+#include "migrate.h"
+#include "registry.h"
+#include "sql.h"
+#include "util.h"
+
+static void help(void)
+{
+	printf("usage: sluice enqueue KIND [ARGS_JSON] [options]\n"
+	       "\n"
+	       "Inserts one job (ARGS_JSON defaults to {}). Args are encrypted when\n"
+	       "[encryption] says so for KIND; the job is announced on <schema>.river_insert.\n"
+	       "\n"
+	       "  --queue NAME            queue (default: default)\n"
+	       "  --priority N            1 (highest) .. 4 (default 1)\n"
+	       "  --max-attempts N        default 25\n"
+	       "  --scheduled-at TIME     RFC 3339 time, or +DURATION (e.g. +10m)\n"
+	       "  --tags a,b              tags\n"
+	       "  --metadata JSON         a JSON object\n"
+	       "  --unique                unique by kind (River's unique options:)\n"
+	       "  --unique-by-args        ... and args\n"
+	       "  --unique-by-queue       ... and queue\n"
+	       "  --unique-period DUR     ... within periods of DUR (e.g. 1h)\n"
+	       "  --no-encrypt            store plaintext (refused for strict kinds)\n"
+	       "\n"
+	       "Exit codes: 0 inserted (or skipped as a unique duplicate), 1 refused or failed,\n"
+	       "64 bad usage, 69 database unreachable, 78 configuration error.\n");
+}
+
+static int parse_int(const char *v, int lo, int hi, int *out)
+{
+	char *end;
+	long n = v ? strtol(v, &end, 10) : 0;
+	if (!v || !*v || *end || n < lo || n > hi)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+/* RFC 3339 ("2026-11-23T12:00:00Z", "...+02:00", fractions) or +DURATION. */
+static int parse_time(const char *v, int64_t now, int64_t *out)
+{
+	if (v[0] == '+') {
+		int64_t ms;
+		const char *err;
+		if (parse_duration_ms(v + 1, &ms, &err) < 0)
+			return -1;
+		*out = now + ms * 1000;
+		return 0;
+	}
+	struct tm tm = {0};
+	int n = 0;
+	if (sscanf(v, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+	           &tm.tm_min, &tm.tm_sec, &n) != 6)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	const char *p = v + n;
+	int64_t frac = 0, scale = 100000;
+	if (*p == '.')
+		for (p++; isdigit((unsigned char)*p); p++, scale /= 10)
+			frac += scale ? (*p - '0') * scale : 0;
+	int64_t off = 0;
+	if (*p == 'Z' || *p == 'z')
+		p++;
+	else if (*p == '+' || *p == '-') {
+		int oh, om;
+		if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2)
+			return -1;
+		off = (oh * 3600 + om * 60) * (*p == '-' ? -1 : 1);
+		p += 6;
+	} else
+		return -1;
+	if (*p)
+		return -1;
+	*out = ((int64_t)timegm(&tm) - off) * 1000000 + frac;
+	return 0;
+}
+
+char *cli_insert_channel(cli *c, PGconn *conn)
+{
+	sb b = {0};
+	if (*c->cfg.db_schema) {
+		sb_printf(&b, "%s.river_insert", c->cfg.db_schema);
+		return sb_take(&b);
+	}
+	PGresult *r = PQexec(conn, "SELECT coalesce(current_schema(), '')");
+	const char *s = PQresultStatus(r) == PGRES_TUPLES_OK ? PQgetvalue(r, 0, 0) : "";
+	sb_printf(&b, "%s%sriver_insert", s, *s ? "." : "");
+	PQclear(r);
+	return sb_take(&b);
+}
+
+int cli_setup_hooks(cli *c)
+{
+	char err[1024];
+	if (registry_load(c->cfg.plugins, err, sizeof err) < 0)
+		return cli_fail(CFG_EXIT_CONFIG, "[worker] plugins: %s", err);
+	cfg_errors errs = {0};
+	if (cfg_check_algorithm(&c->cfg, &errs) < 0) {
+		cfg_errors_print(&errs);
+		cfg_errors_free(&errs);
+		return CFG_EXIT_CONFIG;
+	}
+	enc_install(enc_policy_from(&c->cfg));
+	return 0;
+}
+
+int cmd_enqueue(cli *c)
+{
+	const char *kind = NULL, *args = NULL, *v;
+	sluice_enqueue_opts o = {.size = sizeof o};
+	int flags = 0;
+	char *tags = NULL;
+	int64_t now = now_us();
+	for (int i = 1; i < c->argc; i++) {
+		const char *a = c->argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			help();
+			return 0;
+		} else if (cli_opt(c->argc, c->argv, &i, "--queue", &v) && v) {
+			o.queue = v;
+		} else if (cli_opt(c->argc, c->argv, &i, "--priority", &v)) {
+			if (parse_int(v, 1, 4, &o.priority) < 0)
+				return cli_fail(1, "--priority must be 1..4; nothing inserted");
+		} else if (cli_opt(c->argc, c->argv, &i, "--max-attempts", &v)) {
+			if (parse_int(v, 1, 32767, &o.max_attempts) < 0)
+				return cli_fail(1, "--max-attempts must be 1..32767; nothing inserted");
+		} else if (cli_opt(c->argc, c->argv, &i, "--scheduled-at", &v)) {
+			if (!v || parse_time(v, now, &o.scheduled_at_us) < 0)
+				return cli_fail(1, "--scheduled-at: want an RFC 3339 time or +DURATION");
+		} else if (cli_opt(c->argc, c->argv, &i, "--tags", &v) && v) {
+			char **t;
+			strv_split(v, ',', &t);
+			sb b = {0};
+			sb_putc(&b, '[');
+			for (char **p = t; *p; p++) {
+				if (p != t)
+					sb_putc(&b, ',');
+				sb_json_str(&b, *p);
+			}
+			sb_putc(&b, ']');
+			strv_free(t);
+			free(tags);
+			tags = sb_take(&b);
+			o.tags = tags;
+		} else if (cli_opt(c->argc, c->argv, &i, "--metadata", &v) && v) {
+			o.metadata = v;
+		} else if (cli_opt(c->argc, c->argv, &i, "--unique", NULL)) {
+			o.unique |= SLUICE_UNIQUE_BY_KIND;
+		} else if (cli_opt(c->argc, c->argv, &i, "--unique-by-args", NULL)) {
+			o.unique |= SLUICE_UNIQUE_BY_ARGS;
+		} else if (cli_opt(c->argc, c->argv, &i, "--unique-by-queue", NULL)) {
+			o.unique |= SLUICE_UNIQUE_BY_QUEUE;
+		} else if (cli_opt(c->argc, c->argv, &i, "--unique-period", &v)) {
+			int64_t ms;
+			const char *err;
+			if (!v || parse_duration_ms(v, &ms, &err) < 0 || ms < 1000)
+				return cli_fail(1, "--unique-period: want a duration of at least 1s");
+			o.unique |= SLUICE_UNIQUE_BY_PERIOD;
+			o.unique_period_s = ms / 1000;
+		} else if (cli_opt(c->argc, c->argv, &i, "--no-encrypt", NULL)) {
+			flags |= INSERT_NO_ENCRYPT;
+		} else if (a[0] == '-' && a[1]) {
+			free(tags);
+			return cli_fail(EXIT_USAGE, "enqueue: unknown option '%s'", a);
+		} else if (!kind) {
+			kind = a;
+		} else if (!args) {
+			args = a;
+		} else {
+			free(tags);
+			return cli_fail(EXIT_USAGE, "enqueue: too many arguments");
+		}
+	}
+	if (!kind) {
+		free(tags);
+		help();
+		return EXIT_USAGE;
+	}
+	int rc = cli_setup_hooks(c);
+	if (rc) {
+		free(tags);
+		return rc;
+	}
+	char err[512];
+	insert_job *j;
+	if (insert_prepare(kind, args ? args : "{}", &o, now, flags, &j, err, sizeof err) < 0) {
+		free(tags);
+		return cli_fail(1, "%s; nothing inserted", err);
+	}
+	free(tags);
+	PGconn *conn = cli_connect(c);
+	if (!conn) {
+		insert_free(j);
+		return EXIT_DB;
+	}
+	char *channel = cli_insert_channel(c, conn);
+	sb b = {0};
+	sb_putc(&b, '[');
+	insert_encode(&b, j, 0);
+	sb_putc(&b, ']');
+	char *sql = sql_render(SQL_INSERT_JOBS, c->cfg.db_schema);
+	const char *params[] = {sb_str(&b), channel};
+	PGresult *r = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		rc = cli_fail(1, "insert failed: %s", str_trim(PQresultErrorMessage(r)));
+	} else if (PQntuples(r) == 0) {
+		if (c->json)
+			printf("{\"inserted\":false,\"reason\":\"unique duplicate\"}\n");
+		else
+			printf("skipped: a job with the same unique key exists\n");
+	} else {
+		char kid[33] = "";
+		bool enc = enc_key_id_of(j->args, strlen(j->args), kid) == 1;
+		if (c->json)
+			printf("{\"inserted\":true,\"id\":%s,\"kind\":\"%s\",\"queue\":\"%s\",\"state\":\"%s\","
+			       "\"encrypted\":%s%s%s%s}\n",
+			       PQgetvalue(r, 0, 0), j->kind, j->queue,
+			       j->scheduled ? "scheduled" : "available", enc ? "true" : "false",
+			       enc ? ",\"key_id\":\"" : "", kid, enc ? "\"" : "");
+		else
+			printf("enqueued job %s (%s, queue %s, %s%s%s)\n", PQgetvalue(r, 0, 0), j->kind,
+			       j->queue, j->scheduled ? "scheduled" : "available",
+			       enc ? ", encrypted with key " : ", not encrypted", kid);
+	}
+	PQclear(r);
+	free(sql);
+	sb_free(&b);
+	free(channel);
+	insert_free(j);
+	PQfinish(conn);
+	enc_shutdown();
+	registry_unload();
+	return rc;
+}

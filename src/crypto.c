@@ -1,0 +1,345 @@
+/* crypto.c -- see crypto.h. */
+#include "crypto.h"
+
+#include <json-c/json.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define MAX_ENCRYPTORS 16
+
+typedef struct enc_slot {
+	sluice_encryptor e;
+	char name[ENCRYPTOR_NAME_MAX + 1];
+	bool builtin;
+} enc_slot;
+
+static enc_slot encs[MAX_ENCRYPTORS];
+static size_t nencs;
+
+/* ---- built-in ciphers ------------------------------------------------------- */
+
+static int xc_encrypt(void *ud, uint8_t *c, const uint8_t *m, size_t mlen, const uint8_t *ad,
+                      size_t adlen, const uint8_t *nonce, const uint8_t *key)
+{
+	(void)ud;
+	return crypto_aead_xchacha20poly1305_ietf_encrypt(c, NULL, m, mlen, ad, adlen, NULL, nonce,
+	                                                  key);
+}
+
+static int xc_decrypt(void *ud, uint8_t *m, const uint8_t *c, size_t clen, const uint8_t *ad,
+                      size_t adlen, const uint8_t *nonce, const uint8_t *key)
+{
+	(void)ud;
+	return crypto_aead_xchacha20poly1305_ietf_decrypt(m, NULL, NULL, c, clen, ad, adlen, nonce,
+	                                                  key);
+}
+
+static int sb_encrypt(void *ud, uint8_t *c, const uint8_t *m, size_t mlen, const uint8_t *ad,
+                      size_t adlen, const uint8_t *nonce, const uint8_t *key)
+{
+	(void)ud;
+	(void)ad;
+	(void)adlen;
+	return crypto_secretbox_easy(c, m, mlen, nonce, key);
+}
+
+static int sb_decrypt(void *ud, uint8_t *m, const uint8_t *c, size_t clen, const uint8_t *ad,
+                      size_t adlen, const uint8_t *nonce, const uint8_t *key)
+{
+	(void)ud;
+	(void)ad;
+	(void)adlen;
+	return crypto_secretbox_open_easy(m, c, clen, nonce, key);
+}
+
+static bool valid_name(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > ENCRYPTOR_NAME_MAX)
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+static void add(const sluice_encryptor *e, bool builtin)
+{
+	enc_slot *s = &encs[nencs++];
+	memset(s, 0, sizeof *s);
+	memcpy(&s->e, e, e->size < sizeof s->e ? e->size : sizeof s->e);
+	snprintf(s->name, sizeof s->name, "%s", e->name);
+	s->e.name = s->name;
+	s->builtin = builtin;
+}
+
+void crypto_init(void)
+{
+	if (nencs)
+		return;
+	static const sluice_encryptor xc = {
+	    sizeof(sluice_encryptor), "xchacha20poly1305",
+	    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, crypto_aead_xchacha20poly1305_ietf_ABYTES,
+	    1, xc_encrypt, xc_decrypt, NULL};
+	static const sluice_encryptor sbx = {
+	    sizeof(sluice_encryptor), "secretbox", crypto_secretbox_NONCEBYTES,
+	    crypto_secretbox_MACBYTES, 0, sb_encrypt, sb_decrypt, NULL};
+	add(&xc, true);
+	add(&sbx, true);
+}
+
+int crypto_register(const sluice_encryptor *e, char *err, size_t errlen)
+{
+	crypto_init();
+	if (!e || e->size < offsetof(sluice_encryptor, userdata) || !valid_name(e->name) ||
+	    !e->encrypt || !e->decrypt || e->nonce_bytes < 8 || e->nonce_bytes > 64 ||
+	    e->overhead > 1024) {
+		snprintf(err, errlen,
+		         "invalid encryptor (name 1-32 of [a-z0-9_-], encrypt and decrypt set, nonce "
+		         "8-64 bytes)");
+		return SLUICE_EINVAL;
+	}
+	if (crypto_find(e->name)) {
+		snprintf(err, errlen, "encryptor %s is already registered", e->name);
+		return SLUICE_EEXIST;
+	}
+	if (nencs == MAX_ENCRYPTORS) {
+		snprintf(err, errlen, "too many encryptors (at most %d)", MAX_ENCRYPTORS);
+		return SLUICE_EINVAL;
+	}
+	add(e, false);
+	return 0;
+}
+
+const sluice_encryptor *crypto_find(const char *name)
+{
+	crypto_init();
+	for (size_t i = 0; i < nencs; i++)
+		if (strcmp(encs[i].name, name) == 0)
+			return &encs[i].e;
+	return NULL;
+}
+
+const char *crypto_names(void)
+{
+	static char buf[MAX_ENCRYPTORS * (ENCRYPTOR_NAME_MAX + 2)];
+	crypto_init();
+	buf[0] = '\0';
+	for (size_t i = 0; i < nencs; i++) {
+		if (i)
+			strcat(buf, ", ");
+		strcat(buf, encs[i].name);
+	}
+	return buf;
+}
+
+void crypto_reset_plugins(void)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < nencs; i++)
+		if (encs[i].builtin)
+			encs[k++] = encs[i];
+	nencs = k;
+	for (size_t i = 0; i < nencs; i++)
+		encs[i].e.name = encs[i].name;
+}
+
+/* ---- envelope ---------------------------------------------------------------- */
+
+static char *ad_for(const char *alg, const char *kid, const char *kind, size_t *len)
+{
+	sb b = {0};
+	sb_printf(&b, ENVELOPE_VERSION "|%s|%s|%s", alg, kid, kind);
+	*len = b.len;
+	return sb_take(&b);
+}
+
+static void put_b64(sb *b, const uint8_t *bin, size_t n)
+{
+	size_t cap = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sb_grow(b, cap);
+	sodium_bin2base64(b->p + b->len, cap, bin, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	b->len += strlen(b->p + b->len);
+}
+
+char *envelope_seal(const sluice_encryptor *enc, const char *kid, const uint8_t *key,
+                    const char *kind, const char *pt, size_t len, const uint8_t *nonce_in)
+{
+	uint8_t nonce[64];
+	if (nonce_in)
+		memcpy(nonce, nonce_in, enc->nonce_bytes);
+	else
+		randombytes_buf(nonce, enc->nonce_bytes);
+	size_t adlen;
+	char *ad = ad_for(enc->name, kid, kind, &adlen);
+	/* Without AEAD, a digest of the associated data rides inside. */
+	size_t prefix = enc->aead ? 0 : AD_DIGEST_BYTES;
+	size_t mlen = prefix + len;
+	uint8_t *m = xmalloc(mlen ? mlen : 1);
+	if (prefix)
+		crypto_generichash(m, AD_DIGEST_BYTES, (const uint8_t *)ad, adlen, NULL, 0);
+	memcpy(m + prefix, pt, len);
+	uint8_t *c = xmalloc(mlen + enc->overhead);
+	int rc = enc->encrypt(enc->userdata, c, m, mlen, (const uint8_t *)ad, adlen, nonce, key);
+	sodium_memzero(m, mlen);
+	free(m);
+	free(ad);
+	if (rc != 0) {
+		free(c);
+		return NULL;
+	}
+	sb b = {0};
+	sb_printf(&b, "{\"" ENVELOPE_KEY "\":\"" ENVELOPE_VERSION ".%s.%s.", enc->name, kid);
+	put_b64(&b, nonce, enc->nonce_bytes);
+	sb_putc(&b, '.');
+	put_b64(&b, c, mlen + enc->overhead);
+	sb_puts(&b, "\"}");
+	free(c);
+	return sb_take(&b);
+}
+
+static int b64_field(const char *s, size_t n, uint8_t *out, size_t cap, size_t *got)
+{
+	const char *end;
+	return sodium_base642bin(out, cap, s, n, NULL, got, &end,
+	                         sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0 &&
+	               end == s + n
+	           ? 0
+	           : -1;
+}
+
+int envelope_parse(const char *t, size_t len, envelope *e, char *why, size_t n)
+{
+	memset(e, 0, sizeof *e);
+	const char *part[5];
+	size_t plen[5], k = 0;
+	const char *p = t, *end = t + len;
+	while (k < 5) {
+		const char *dot = k < 4 ? memchr(p, '.', (size_t)(end - p)) : NULL;
+		part[k] = p;
+		plen[k] = (size_t)((dot ? dot : end) - p);
+		k++;
+		if (!dot)
+			break;
+		p = dot + 1;
+	}
+	if (k < 2 || plen[0] != 2 || memcmp(part[0], ENVELOPE_VERSION, 2) != 0) {
+		snprintf(why, n, "unsupported envelope version \"%.*s\"",
+		         (int)(plen[0] < 8 ? plen[0] : 8), part[0]);
+		return -1;
+	}
+	if (k != 5 || !plen[1] || !plen[2] || !plen[3] || !plen[4]) {
+		snprintf(why, n, "malformed envelope (want s1.<algorithm>.<key id>.<nonce>.<data>)");
+		return -1;
+	}
+	if (plen[1] > ENCRYPTOR_NAME_MAX || plen[2] >= sizeof e->kid) {
+		snprintf(why, n, "malformed envelope (algorithm or key id too long)");
+		return -1;
+	}
+	memcpy(e->alg, part[1], plen[1]);
+	memcpy(e->kid, part[2], plen[2]);
+	for (const char *c = e->kid; *c; c++)
+		if (!(((*c | 32) >= 'a' && (*c | 32) <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+		      *c == '-')) {
+			snprintf(why, n, "malformed envelope (bad key id)");
+			return -1;
+		}
+	if (b64_field(part[3], plen[3], e->nonce, sizeof e->nonce, &e->nonce_len) < 0) {
+		snprintf(why, n, "malformed envelope (bad nonce encoding) for key id \"%s\"", e->kid);
+		return -1;
+	}
+	e->ct = xmalloc(plen[4]);
+	if (b64_field(part[4], plen[4], e->ct, plen[4], &e->ct_len) < 0) {
+		snprintf(why, n, "malformed envelope (bad ciphertext encoding) for key id \"%s\"", e->kid);
+		envelope_free(e);
+		return -1;
+	}
+	return 0;
+}
+
+void envelope_free(envelope *e)
+{
+	free(e->ct);
+	e->ct = NULL;
+}
+
+void crypto_free_plain(char *p, size_t len)
+{
+	if (!p)
+		return;
+	sodium_memzero(p, len);
+	free(p);
+}
+
+int envelope_open(const envelope *e, const sluice_encryptor *enc, const uint8_t *key,
+                  const char *kind, char **pt, size_t *len, char *why, size_t n)
+{
+	if (e->nonce_len != enc->nonce_bytes) {
+		snprintf(why, n, "bad nonce length for %s (key id \"%s\")", enc->name, e->kid);
+		return -1;
+	}
+	size_t prefix = enc->aead ? 0 : AD_DIGEST_BYTES;
+	if (e->ct_len < enc->overhead + prefix) {
+		snprintf(why, n, "ciphertext too short (key id \"%s\")", e->kid);
+		return -1;
+	}
+	size_t mlen = e->ct_len - enc->overhead;
+	size_t adlen;
+	char *ad = ad_for(enc->name, e->kid, kind, &adlen);
+	uint8_t *m = xmalloc(mlen + 1);
+	int rc = enc->decrypt(enc->userdata, m, e->ct, e->ct_len, (const uint8_t *)ad, adlen,
+	                      e->nonce, key);
+	if (rc == 0 && prefix) {
+		uint8_t d[AD_DIGEST_BYTES];
+		crypto_generichash(d, sizeof d, (const uint8_t *)ad, adlen, NULL, 0);
+		rc = sodium_memcmp(d, m, AD_DIGEST_BYTES);
+	}
+	free(ad);
+	if (rc != 0) {
+		crypto_free_plain((char *)m, mlen + 1);
+		snprintf(why, n,
+		         "authentication failed with key id \"%s\" (%s): tampered, or copied from a job "
+		         "of another kind",
+		         e->kid, enc->name);
+		return -1;
+	}
+	memmove(m, m + prefix, mlen - prefix);
+	m[mlen - prefix] = '\0';
+	*pt = (char *)m;
+	*len = mlen - prefix;
+	return 0;
+}
+
+/* ---- finding the envelope in args ---------------------------------------------- */
+
+int args_envelope(const char *args, size_t len, const char **token, size_t *toklen, char **hold,
+                  char *why, size_t n)
+{
+	*hold = NULL;
+	/* Most args are plaintext and never mention the key: no parse then. */
+	if (!mem_find(args, len, "\"" ENVELOPE_KEY "\"", sizeof(ENVELOPE_KEY) + 1))
+		return 0;
+	json_tokener *tok = json_tokener_new();
+	json_object *o = json_tokener_parse_ex(tok, args, (int)len);
+	json_tokener_free(tok);
+	json_object *v;
+	int rc = 0;
+	if (!o || !json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, ENVELOPE_KEY, &v)) {
+		rc = 0; /* the string appears deeper: plaintext */
+	} else if (json_object_object_length(o) != 1) {
+		snprintf(why, n, "malformed envelope (\"" ENVELOPE_KEY "\" with other keys beside it)");
+		rc = -1;
+	} else if (!json_object_is_type(v, json_type_string)) {
+		snprintf(why, n, "malformed envelope (\"" ENVELOPE_KEY "\" is not a string)");
+		rc = -1;
+	} else {
+		*hold = xstrndup(json_object_get_string(v), (size_t)json_object_get_string_len(v));
+		*token = *hold;
+		*toklen = strlen(*hold);
+		rc = 1;
+	}
+	json_object_put(o);
+	return rc;
+}

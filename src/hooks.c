@@ -1,0 +1,179 @@
+/* hooks.c -- see hooks.h. */
+#include "hooks.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "encrypt.h"
+#include "job.h"
+#include "registry.h"
+#include "util.h"
+
+typedef struct hook_entry {
+	sluice_hook h;
+	char *name;
+	char **kinds; /* NULL: global */
+} hook_entry;
+
+static hook_entry *hooks;
+static size_t nhooks;
+
+int hooks_add(const sluice_hook *in, const char *plugin_path, char *err, size_t errlen)
+{
+	sluice_hook h = {0};
+	if (!in) {
+		snprintf(err, errlen, "invalid hook (NULL)");
+		return SLUICE_EINVAL;
+	}
+	memcpy(&h, in, in->size < sizeof h ? in->size : sizeof h);
+	if (!h.insert_begin && !h.work_begin) {
+		snprintf(err, errlen, "hook %s has neither insert_begin nor work_begin",
+		         h.name ? h.name : "(unnamed)");
+		return SLUICE_EINVAL;
+	}
+	char **kinds = NULL;
+	if (h.kinds && *h.kinds) {
+		strv_split(h.kinds, ',', &kinds);
+		for (char **k = kinds; *k; k++) {
+			const kind_entry *e = registry_find(*k);
+			if (!e || strcmp(e->plugin_path, plugin_path) != 0) {
+				snprintf(err, errlen,
+				         "hook %s: kind %s is not registered by this plugin (register the "
+				         "kind first; a plugin may hook only its own kinds)",
+				         h.name ? h.name : "(unnamed)", *k);
+				strv_free(kinds);
+				return SLUICE_EINVAL;
+			}
+		}
+	}
+	hooks = xrealloc(hooks, (nhooks + 1) * sizeof *hooks);
+	hook_entry *e = &hooks[nhooks++];
+	e->h = h;
+	e->name = xstrdup(h.name ? h.name : "(unnamed)");
+	e->h.name = e->name;
+	e->kinds = kinds;
+	return 0;
+}
+
+void hooks_clear(void)
+{
+	for (size_t i = 0; i < nhooks; i++) {
+		free(hooks[i].name);
+		strv_free(hooks[i].kinds);
+	}
+	free(hooks);
+	hooks = NULL;
+	nhooks = 0;
+}
+
+static bool applies(const hook_entry *e, const char *kind, bool global)
+{
+	return global ? e->kinds == NULL : e->kinds && strv_contains(e->kinds, kind);
+}
+
+/* Runs one hook; on success replaces *cur (owned) when it set new_args. */
+static int run_one(const hook_entry *e, sluice_hook_fn fn, sluice_hook_args *a, char **cur,
+                   size_t *curlen, bool secret, char *err, size_t errlen)
+{
+	a->args = *cur;
+	a->args_len = *curlen;
+	a->new_args = NULL;
+	a->reason[0] = '\0';
+	int rc = fn(a, e->h.userdata);
+	if (rc != 0) {
+		snprintf(err, errlen, "hook %s failed: %s", e->name, a->reason[0] ? a->reason : "no reason given");
+		free(a->new_args);
+		return -1;
+	}
+	if (a->new_args) {
+		size_t n = strlen(a->new_args);
+		if (!json_is_object(a->new_args, n)) {
+			snprintf(err, errlen, "hook %s returned args that are not a JSON object", e->name);
+			free(a->new_args);
+			return -1;
+		}
+		if (secret)
+			crypto_free_plain(*cur, *curlen);
+		else
+			free(*cur);
+		*cur = a->new_args;
+		*curlen = n;
+	}
+	return 0;
+}
+
+int hooks_insert_begin(const char *kind, const char *queue, const char *args, size_t len,
+                       bool encrypt, char **out, char *err, size_t errlen)
+{
+	char *cur = xstrndup(args, len);
+	size_t curlen = len;
+	sluice_hook_args a = {.size = sizeof a, .kind = kind, .queue = queue};
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < nhooks; i++)
+			if (hooks[i].h.insert_begin && applies(&hooks[i], kind, pass == 0) &&
+			    run_one(&hooks[i], hooks[i].h.insert_begin, &a, &cur, &curlen, true, err,
+			            errlen) < 0) {
+				crypto_free_plain(cur, curlen);
+				return -1;
+			}
+	enc_policy *p = enc_acquire();
+	char *sealed = NULL;
+	int rc = 0;
+	if (encrypt) {
+		rc = enc_seal(p, kind, cur, curlen, &sealed, err, errlen);
+	} else if (p && p->mode == ENC_ENCRYPT && strv_contains(p->strict, kind)) {
+		snprintf(err, errlen, "kind %s is in [encryption] strict_kinds: it must be encrypted",
+		         kind);
+		rc = -1;
+	}
+	enc_release(p);
+	if (rc < 0) {
+		crypto_free_plain(cur, curlen);
+		return -1;
+	}
+	if (sealed) {
+		crypto_free_plain(cur, curlen);
+		cur = sealed;
+	}
+	*out = cur;
+	return 0;
+}
+
+int hooks_work_begin(job *j, char *err, size_t errlen)
+{
+	enc_policy *p = enc_acquire();
+	char *plain = NULL;
+	size_t plen = 0;
+	int rc = enc_open(p, j->pub.kind, j->pub.args, j->pub.args_len, &plain, &plen, err, errlen);
+	enc_release(p);
+	if (rc == ENC_FAIL)
+		return HOOK_FAIL;
+	if (rc == ENC_REFUSE)
+		return HOOK_CANCEL;
+	if (rc == ENC_OPENED) {
+		if (!json_is_object(plain, plen)) {
+			crypto_free_plain(plain, plen);
+			snprintf(err, errlen, "decrypted args are not a JSON object");
+			return HOOK_FAIL;
+		}
+		job_set_args(j, plain, plen);
+	}
+	if (!nhooks)
+		return HOOK_OK;
+	char *cur = xstrndup(j->pub.args, j->pub.args_len);
+	size_t curlen = j->pub.args_len;
+	sluice_hook_args a = {.size = sizeof a, .kind = j->pub.kind, .queue = j->pub.queue,
+	                      .job = &j->pub};
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < nhooks; i++)
+			if (hooks[i].h.work_begin && applies(&hooks[i], j->pub.kind, pass == 0) &&
+			    run_one(&hooks[i], hooks[i].h.work_begin, &a, &cur, &curlen, true, err,
+			            errlen) < 0) {
+				crypto_free_plain(cur, curlen);
+				return HOOK_FAIL;
+			}
+	job_set_args(j, cur, curlen);
+	return HOOK_OK;
+}

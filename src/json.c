@@ -1,0 +1,226 @@
+/* json.c -- see json.h. Recursive descent over the bytes, no allocation. */
+#include "json.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* PostgreSQL allows deeper nesting, but args this deep are not plausible
+ * and recursion must stay bounded on worker threads. */
+#define MAX_DEPTH 256
+
+typedef struct cur {
+	const unsigned char *p, *end;
+	int depth;
+} cur;
+
+static void ws(cur *c)
+{
+	while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
+		c->p++;
+}
+
+static int hex4(cur *c, unsigned *v)
+{
+	*v = 0;
+	for (int i = 0; i < 4; i++, c->p++) {
+		if (c->p >= c->end)
+			return -1;
+		unsigned ch = *c->p, d;
+		if (ch >= '0' && ch <= '9')
+			d = ch - '0';
+		else if ((ch | 32) >= 'a' && (ch | 32) <= 'f')
+			d = (ch | 32) - 'a' + 10;
+		else
+			return -1;
+		*v = *v * 16 + d;
+	}
+	return 0;
+}
+
+/* One UTF-8 sequence (RFC 3629: no overlongs, no surrogates, <= U+10FFFF). */
+static int utf8(cur *c)
+{
+	const unsigned char *p = c->p;
+	unsigned b = *p;
+	int n;
+	uint32_t cp;
+	if (b < 0x80)
+		n = 0, cp = b;
+	else if (b >= 0xC2 && b <= 0xDF)
+		n = 1, cp = b & 0x1F;
+	else if (b >= 0xE0 && b <= 0xEF)
+		n = 2, cp = b & 0x0F;
+	else if (b >= 0xF0 && b <= 0xF4)
+		n = 3, cp = b & 0x07;
+	else
+		return -1;
+	if (c->end - p <= n)
+		return -1;
+	for (int i = 1; i <= n; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return -1;
+		cp = cp << 6 | (p[i] & 0x3F);
+	}
+	if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+	    (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+		return -1;
+	c->p += n + 1;
+	return 0;
+}
+
+static int string(cur *c)
+{
+	c->p++; /* opening quote */
+	while (c->p < c->end) {
+		unsigned ch = *c->p;
+		if (ch == '"') {
+			c->p++;
+			return 0;
+		}
+		if (ch < 0x20)
+			return -1;
+		if (ch == '\\') {
+			c->p++;
+			if (c->p >= c->end)
+				return -1;
+			ch = *c->p;
+			if (ch == 'u') {
+				unsigned v, lo;
+				c->p++;
+				if (hex4(c, &v) < 0 || v == 0) /* jsonb refuses \u0000 */
+					return -1;
+				if (v >= 0xD800 && v <= 0xDBFF) { /* needs its low surrogate */
+					if (c->end - c->p < 6 || c->p[0] != '\\' || c->p[1] != 'u')
+						return -1;
+					c->p += 2;
+					if (hex4(c, &lo) < 0 || lo < 0xDC00 || lo > 0xDFFF)
+						return -1;
+				} else if (v >= 0xDC00 && v <= 0xDFFF) {
+					return -1;
+				}
+				continue;
+			}
+			if (!strchr("\"\\/bfnrt", (int)ch) || ch == 0)
+				return -1;
+			c->p++;
+			continue;
+		}
+		if (utf8(c) < 0)
+			return -1;
+	}
+	return -1;
+}
+
+static int digits(cur *c)
+{
+	const unsigned char *s = c->p;
+	while (c->p < c->end && *c->p >= '0' && *c->p <= '9')
+		c->p++;
+	return c->p > s ? 0 : -1;
+}
+
+static int number(cur *c)
+{
+	if (*c->p == '-')
+		c->p++;
+	if (c->p < c->end && *c->p == '0')
+		c->p++;
+	else if (digits(c) < 0)
+		return -1;
+	if (c->p < c->end && *c->p == '.') {
+		c->p++;
+		if (digits(c) < 0)
+			return -1;
+	}
+	if (c->p < c->end && (*c->p | 32) == 'e') {
+		c->p++;
+		if (c->p < c->end && (*c->p == '+' || *c->p == '-'))
+			c->p++;
+		if (digits(c) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static enum json_kind value(cur *c);
+
+static enum json_kind container(cur *c, char close)
+{
+	enum json_kind t = close == '}' ? JK_OBJECT : JK_ARRAY;
+	if (++c->depth > MAX_DEPTH)
+		return JK_BAD;
+	c->p++;
+	ws(c);
+	if (c->p < c->end && *c->p == (unsigned char)close) {
+		c->p++;
+		c->depth--;
+		return t;
+	}
+	for (;;) {
+		ws(c);
+		if (t == JK_OBJECT) {
+			if (c->p >= c->end || *c->p != '"' || string(c) < 0)
+				return JK_BAD;
+			ws(c);
+			if (c->p >= c->end || *c->p != ':')
+				return JK_BAD;
+			c->p++;
+			ws(c);
+		}
+		if (value(c) == JK_BAD)
+			return JK_BAD;
+		ws(c);
+		if (c->p >= c->end)
+			return JK_BAD;
+		if (*c->p == ',') {
+			c->p++;
+			continue;
+		}
+		if (*c->p == (unsigned char)close) {
+			c->p++;
+			c->depth--;
+			return t;
+		}
+		return JK_BAD;
+	}
+}
+
+static int literal(cur *c, const char *w)
+{
+	size_t n = strlen(w);
+	if ((size_t)(c->end - c->p) < n || memcmp(c->p, w, n) != 0)
+		return -1;
+	c->p += n;
+	return 0;
+}
+
+static enum json_kind value(cur *c)
+{
+	if (c->p >= c->end)
+		return JK_BAD;
+	switch (*c->p) {
+	case '{': return container(c, '}');
+	case '[': return container(c, ']');
+	case '"': return string(c) == 0 ? JK_STRING : JK_BAD;
+	case 't': return literal(c, "true") == 0 ? JK_LITERAL : JK_BAD;
+	case 'f': return literal(c, "false") == 0 ? JK_LITERAL : JK_BAD;
+	case 'n': return literal(c, "null") == 0 ? JK_LITERAL : JK_BAD;
+	default:
+		if (*c->p == '-' || (*c->p >= '0' && *c->p <= '9'))
+			return number(c) == 0 ? JK_NUMBER : JK_BAD;
+		return JK_BAD;
+	}
+}
+
+enum json_kind json_check(const char *s, size_t len)
+{
+	cur c = {(const unsigned char *)s, (const unsigned char *)s + len, 0};
+	ws(&c);
+	enum json_kind t = value(&c);
+	ws(&c);
+	return c.p == c.end ? t : JK_BAD;
+}
+
+bool json_is_object(const char *s, size_t len) { return json_check(s, len) == JK_OBJECT; }
+
+bool json_is_valid(const char *s, size_t len) { return json_check(s, len) != JK_BAD; }

@@ -1,0 +1,242 @@
+/* Envelopes, keys, JSON validation, unique keys: the pure parts of the
+ * encryption path. The test vector is the one README's "Envelope" shows. */
+#include <sodium.h>
+
+#include "crypto.h"
+#include "insert.h"
+#include "json.h"
+#include "keys.h"
+#include "unit.h"
+#include "util.h"
+
+#define VECTOR_XC                                                                           \
+	"{\"river_encrypt\":\"s1.xchacha20poly1305.test-1.QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZX."    \
+	"rxtxH_LaW3frlcfb1_0I4v7fg6d8NHHnSI3ioIgJkITi-NdNL_7o5A\"}"
+#define VECTOR_SB                                                                           \
+	"{\"river_encrypt\":\"s1.secretbox.test-1.QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZX."            \
+	"SNKyOstk8QxzYzuHf3VmmDLwYLVxbKFO2tFQ9LkJwnK1FTI7T3l9qYC0Yq-BuO4kuFFHcoHa5Hk\"}"
+#define PLAIN "{\"to\":\"ada@example.com\"}"
+
+static uint8_t key[32], nonce[24];
+
+static void setup(void)
+{
+	if (sodium_init() < 0)
+		abort();
+	crypto_init();
+	for (int i = 0; i < 32; i++)
+		key[i] = (uint8_t)i;
+	for (int i = 0; i < 24; i++)
+		nonce[i] = (uint8_t)(0x40 + i);
+}
+
+/* Opens args (the whole {"river_encrypt": ...}) for kind with key k. */
+static int open_args(const char *args, const char *kind, const uint8_t *k, char **pt, char *why)
+{
+	const char *tok;
+	size_t toklen, len;
+	char *hold;
+	if (args_envelope(args, strlen(args), &tok, &toklen, &hold, why, 256) != 1)
+		return -2;
+	envelope e;
+	int rc = envelope_parse(tok, toklen, &e, why, 256);
+	if (rc == 0) {
+		rc = envelope_open(&e, crypto_find(e.alg), k, kind, pt, &len, why, 256);
+		envelope_free(&e);
+	}
+	free(hold);
+	return rc;
+}
+
+static void test_vector_seals_and_opens(void)
+{
+	setup();
+	char *a = envelope_seal(crypto_find("xchacha20poly1305"), "test-1", key, "demo.echo", PLAIN,
+	                        strlen(PLAIN), nonce);
+	CHECK_STR(a, VECTOR_XC);
+	char *b = envelope_seal(crypto_find("secretbox"), "test-1", key, "demo.echo", PLAIN,
+	                        strlen(PLAIN), nonce);
+	CHECK_STR(b, VECTOR_SB);
+	char *pt = NULL, why[256];
+	CHECK(open_args(VECTOR_XC, "demo.echo", key, &pt, why) == 0);
+	CHECK_STR(pt, PLAIN);
+	crypto_free_plain(pt, strlen(PLAIN));
+	CHECK(open_args(VECTOR_SB, "demo.echo", key, &pt, why) == 0);
+	CHECK_STR(pt, PLAIN);
+	crypto_free_plain(pt, strlen(PLAIN));
+	free(a);
+	free(b);
+}
+
+static void random_nonces_differ(void)
+{
+	setup();
+	const sluice_encryptor *xc = crypto_find("xchacha20poly1305");
+	char *a = envelope_seal(xc, "k", key, "x.y", PLAIN, strlen(PLAIN), NULL);
+	char *b = envelope_seal(xc, "k", key, "x.y", PLAIN, strlen(PLAIN), NULL);
+	CHECK(strcmp(a, b) != 0);
+	free(a);
+	free(b);
+}
+
+static void other_kind_or_flipped_byte_fails(void)
+{
+	setup();
+	char *pt = NULL, why[256];
+	const char *vectors[] = {VECTOR_XC, VECTOR_SB};
+	for (int v = 0; v < 2; v++) {
+		CHECK(open_args(vectors[v], "demo.other", key, &pt, why) == -1);
+		CHECK(strstr(why, "authentication failed with key id \"test-1\""));
+		char *t = xstrdup(vectors[v]);
+		char *last = t + strlen(t) - 4; /* inside the ciphertext */
+		*last = *last == 'A' ? 'B' : 'A';
+		CHECK(open_args(t, "demo.echo", key, &pt, why) == -1);
+		free(t);
+		uint8_t other[32] = {1};
+		CHECK(open_args(vectors[v], "demo.echo", other, &pt, why) == -1);
+	}
+	/* key id and algorithm are bound too */
+	char *t = xstrdup(VECTOR_XC);
+	memcpy(strstr(t, "test-1"), "test-2", 6);
+	CHECK(open_args(t, "demo.echo", key, &pt, why) == -1);
+	free(t);
+}
+
+static void malformed_envelopes_are_errors_not_plaintext(void)
+{
+	setup();
+	const char *bad[] = {
+	    "{\"river_encrypt\": 42}",
+	    "{\"river_encrypt\": \"s1.xchacha20poly1305.k\", \"x\": 1}",
+	    "{\"river_encrypt\": \"s9.xchacha20poly1305.k.AAAA.AAAA\"}",
+	    "{\"river_encrypt\": \"s1.xchacha20poly1305.k.AAAA\"}",
+	    "{\"river_encrypt\": \"s1.xchacha20poly1305.k.!!!!.AAAA\"}",
+	    "{\"river_encrypt\": \"s1.xchacha20poly1305.k/x.AAAA.AAAA\"}",
+	};
+	const char *why_has[] = {"not a string", "other keys", "unsupported envelope version",
+	                         "malformed envelope", "bad nonce encoding", "bad key id"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		const char *tok;
+		size_t toklen;
+		char *hold, why[256] = "";
+		int e = args_envelope(bad[i], strlen(bad[i]), &tok, &toklen, &hold, why, sizeof why);
+		if (e == 1) {
+			envelope env;
+			e = envelope_parse(tok, toklen, &env, why, sizeof why) == 0 ? 1 : -1;
+			if (e == 1)
+				envelope_free(&env);
+		}
+		free(hold);
+		CHECK(e == -1);
+		if (!strstr(why, why_has[i])) {
+			fprintf(stderr, "  case %zu: %s\n", i, why);
+			CHECK(0);
+		}
+	}
+	/* river_encrypt deeper in plaintext args is just plaintext */
+	const char *nested = "{\"a\": {\"river_encrypt\": 1}}";
+	const char *tok;
+	size_t toklen;
+	char *hold, why[64];
+	CHECK(args_envelope(nested, strlen(nested), &tok, &toklen, &hold, why, sizeof why) == 0);
+}
+
+static void keys_decode_and_ids(void)
+{
+	setup();
+	uint8_t k[32];
+	const char *std = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+	CHECK(key_decode(std, strlen(std), k) == 0 && memcmp(k, key, 32) == 0);
+	const char *url = "  AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\n";
+	CHECK(key_decode(url, strlen(url), k) == 0 && memcmp(k, key, 32) == 0);
+	const char *short_ = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==";
+	CHECK(key_decode(short_, strlen(short_), k) != 0);
+	CHECK(key_decode("not base64 at all!", 18, k) != 0);
+	char id[33];
+	key_id_derive(key, id);
+	CHECK_STR(id, "k19ca6fc5e16bb417");
+	CHECK(key_id_valid("2026-b_x") && !key_id_valid("a.b") && !key_id_valid(""));
+}
+
+static void key_sources_parse(void)
+{
+	setup();
+	key_source *s;
+	size_t n;
+	char err[400];
+	CHECK(keys_parse("b=file:/etc/sluice/b.key, env:SLUICE_KEY, credential:sluice-a", &s, &n, err,
+	                 sizeof err) == 0);
+	CHECK(n == 3);
+	CHECK_STR(s[0].id, "b");
+	CHECK_STR(s[0].scheme, "file");
+	CHECK_STR(s[0].arg, "/etc/sluice/b.key");
+	CHECK(s[1].id == NULL);
+	CHECK_STR(s[2].scheme, "credential");
+	keys_sources_free(s, n);
+	/* literal key material: refused, and never echoed */
+	const char *lit = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+	CHECK(keys_parse(lit, &s, &n, err, sizeof err) < 0);
+	CHECK(strstr(err, "never accepted in the INI file") && !strstr(err, "AAECAw"));
+	CHECK(keys_parse("file:relative.key", &s, &n, err, sizeof err) < 0 &&
+	      strstr(err, "absolute path"));
+	CHECK(keys_parse("vault:x", &s, &n, err, sizeof err) < 0 && strstr(err, "unknown key source"));
+	CHECK(keys_parse("bad id=env:X", &s, &n, err, sizeof err) < 0 && strstr(err, "key id"));
+}
+
+static void json_like_jsonb(void)
+{
+	static const struct {
+		const char *s;
+		enum json_kind k;
+	} t[] = {
+	    {"{}", JK_OBJECT},
+	    {" {\"a\": [1, -2.5e3, true, null, \"\\u00e9\\ud83d\\ude00\"]} ", JK_OBJECT},
+	    {"[1,2]", JK_ARRAY},
+	    {"null", JK_LITERAL},
+	    {"\"x\"", JK_STRING},
+	    {"{'a':1}", JK_BAD},
+	    {"{\"a\":1,}", JK_BAD},
+	    {"{\"a\":1}x", JK_BAD},
+	    {"{\"a\":\"\\u0000\"}", JK_BAD}, /* jsonb refuses it */
+	    {"{\"a\":\"\xff\"}", JK_BAD},    /* not UTF-8 */
+	    {"{\"a\":\"\xc0\xaf\"}", JK_BAD}, /* overlong */
+	    {"{\"a\":\"\\ud800\"}", JK_BAD},  /* lone surrogate */
+	    {"{\"a\":01}", JK_BAD},
+	    {"", JK_BAD},
+	};
+	for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+		if (json_check(t[i].s, strlen(t[i].s)) != t[i].k) {
+			fprintf(stderr, "  json case %zu\n", i);
+			CHECK(0);
+		}
+	char deep[2000];
+	memset(deep, '[', 1000);
+	memset(deep + 1000, ']', 1000);
+	CHECK(json_check(deep, sizeof deep) == JK_BAD); /* bounded recursion */
+}
+
+static void unique_key_strings_like_river(void)
+{
+	/* 2026-11-23T12:34:56Z */
+	int64_t at = 1795437296LL * 1000000;
+	char *s = unique_key_string("mail.send", "{\"to\": \"a\", \"body\": {\"x\": [1, 2]}}",
+	                            "default", SLUICE_UNIQUE_BY_ARGS | SLUICE_UNIQUE_BY_QUEUE |
+	                                           SLUICE_UNIQUE_BY_PERIOD,
+	                            3600, at);
+	CHECK_STR(s, "&kind=mail.send&args={\"body\":{\"x\": [1, 2]},\"to\":\"a\"}"
+	             "&period=2026-11-23T12:00:00Z&queue=default");
+	free(s);
+	/* Go truncates from year 1: a 7-day period is not aligned to the Unix epoch */
+	s = unique_key_string("k.k", "{}", "q", SLUICE_UNIQUE_BY_PERIOD | SLUICE_UNIQUE_EXCLUDE_KIND,
+	                      7 * 86400, at);
+	CHECK_STR(s, "&period=2026-11-23T00:00:00Z");
+	free(s);
+	s = unique_key_string("k.k", "{}", "q", SLUICE_UNIQUE_BY_KIND, 0, at);
+	CHECK_STR(s, "&kind=k.k");
+	free(s);
+}
+
+UNIT_MAIN(UNIT(test_vector_seals_and_opens), UNIT(random_nonces_differ),
+          UNIT(other_kind_or_flipped_byte_fails),
+          UNIT(malformed_envelopes_are_errors_not_plaintext), UNIT(keys_decode_and_ids),
+          UNIT(key_sources_parse), UNIT(json_like_jsonb), UNIT(unique_key_strings_like_river))
