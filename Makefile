@@ -66,7 +66,8 @@ $(B)/plugins/demo.so: src/plugins/demo/demo.c include/sluice/plugin.h $(B)/.deps
 $(B)/tests/plugins/%.so: tests/plugins/%.c include/sluice/plugin.h $(B)/.deps-ok
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  PLUGIN  $@")
-	$(Q)$(CC) -std=c11 $(OPT) $(WARN) $(SAN) -fPIC -shared -Iinclude -o $@ $<
+	$(Q)$(CC) -std=c11 $(OPT) $(WARN) $(SAN) -fPIC -shared -Iinclude -o $@ $< \
+		$(shell pkg-config --libs libsodium)
 
 $(B)/tests/%: tests/unit/%.c tests/unit/unit.h $(B)/libsluice.a
 	@mkdir -p $(dir $@)
