@@ -23,13 +23,24 @@ ALL_LDFLAGS = $(SAN) -pthread $(LDFLAGS)
 
 # Everything but the two mains, shared by the daemon, the CLI and unit tests.
 CORE := log util json config migrations migrate db job outcome registry pool complete \
-        fetch daemon notify keys crypto encrypt hooks insert
+        fetch daemon notify keys crypto encrypt hooks insert cron periodic_parse \
+        leader maint control metrics
 CLI := cli/main cli/migrate cli/enqueue cli/keygen
 CORE_OBJ := $(CORE:%=$(B)/obj/%.o)
 CLI_OBJ := $(CLI:%=$(B)/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(B)/tests/plugins/%.so,$(wildcard tests/plugins/*.c))
+
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/sluice
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+PLUGINDIR ?= $(LIBDIR)/sluice/plugins
+PCDIR ?= $(LIBDIR)/pkgconfig
 
 .PHONY: all deps check check-asan run clean install uninstall
 all: $(B)/sluiced $(B)/sluice $(B)/plugins/demo.so
@@ -75,7 +86,14 @@ $(B)/tests/%: tests/unit/%.c tests/unit/unit.h $(B)/libsluice.a
 	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(ALL_CFLAGS) -o $@ $< $(B)/libsluice.a \
 		$(ALL_LDFLAGS) $(PKG_LIBS) -ldl -lm
 
-tests: all $(UNIT_BIN) $(TEST_PLUGINS)
+$(B)/tests/tools/%: tests/tools/%.c $(B)/.deps-ok
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TOOL    $@")
+	$(Q)$(CC) -std=c11 -D_DEFAULT_SOURCE $(OPT) $(WARN) $(SAN) -o $@ $<
+
+TEST_TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(wildcard tests/tools/*.c))
+
+tests: all $(UNIT_BIN) $(TEST_PLUGINS) $(TEST_TOOLS)
 
 # The whole suite against a PostgreSQL the runner starts (tests/run).
 check: tests
@@ -89,6 +107,39 @@ check-asan:
 run: all
 	@scripts/deps test
 	SLUICE_BUILD=$(B) scripts/run-demo
+
+# Paths substituted into the unit, the .pc file and the man pages.
+SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@PREFIX@|$(PREFIX)|g' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@PLUGINDIR@|$(PLUGINDIR)|g' \
+	-e 's|/usr/local/bin/|$(BINDIR)/|g' -e 's|/etc/sluice/|$(SYSCONFDIR)/sluice/|g'
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCLUDEDIR)/sluice \
+		$(DESTDIR)$(PCDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/sluice \
+		$(DESTDIR)$(DOCDIR)
+	install -m 0755 $(B)/sluiced $(B)/sluice $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(B)/plugins/demo.so $(DESTDIR)$(PLUGINDIR)/
+	install -m 0644 include/sluice/plugin.h $(DESTDIR)$(INCLUDEDIR)/sluice/
+	$(SUBST) sluice-plugin.pc.in >$(DESTDIR)$(PCDIR)/sluice-plugin.pc
+	$(SUBST) man/sluice.1 >$(DESTDIR)$(MANDIR)/man1/sluice.1
+	$(SUBST) man/sluice.ini.5 >$(DESTDIR)$(MANDIR)/man5/sluice.ini.5
+	$(SUBST) man/sluiced.8 >$(DESTDIR)$(MANDIR)/man8/sluiced.8
+	$(SUBST) systemd/sluiced.service >$(DESTDIR)$(UNITDIR)/sluiced.service
+	install -m 0644 config/sluice.ini $(DESTDIR)$(DOCDIR)/sluice.ini.example
+	@# The live config is never overwritten.
+	[ -e $(DESTDIR)$(SYSCONFDIR)/sluice/sluice.ini ] || \
+		install -m 0640 config/sluice.ini $(DESTDIR)$(SYSCONFDIR)/sluice/sluice.ini
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/sluiced $(DESTDIR)$(BINDIR)/sluice \
+		$(DESTDIR)$(PLUGINDIR)/demo.so $(DESTDIR)$(INCLUDEDIR)/sluice/plugin.h \
+		$(DESTDIR)$(PCDIR)/sluice-plugin.pc $(DESTDIR)$(MANDIR)/man1/sluice.1 \
+		$(DESTDIR)$(MANDIR)/man5/sluice.ini.5 $(DESTDIR)$(MANDIR)/man8/sluiced.8 \
+		$(DESTDIR)$(UNITDIR)/sluiced.service $(DESTDIR)$(DOCDIR)/sluice.ini.example
+	-rmdir $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(LIBDIR)/sluice $(DESTDIR)$(INCLUDEDIR)/sluice \
+		$(DESTDIR)$(DOCDIR) 2>/dev/null
+	@echo "kept $(SYSCONFDIR)/sluice/sluice.ini (your configuration); remove it by hand if unwanted"
 
 clean:
 	rm -rf build .run

@@ -6,6 +6,7 @@
 
 #include "insert.h"
 #include "log.h"
+#include "metrics.h"
 #include "migrate.h"
 #include "sql.h"
 #include "util.h"
@@ -17,7 +18,8 @@ void completer_encode(sb *b, const completion *c, size_t n)
 	for (size_t i = 0; i < n && c; i++, c = c->next) {
 		if (i)
 			sb_putc(b, ',');
-		sb_printf(b, "{\"id\":%lld,\"state\":\"%s\"", (long long)c->job_id, c->state);
+		sb_printf(b, "{\"id\":%lld,\"fa\":%d,\"state\":\"%s\"", (long long)c->job_id,
+		          c->fetched_attempt, c->state);
 		if (c->attempt >= 0)
 			sb_printf(b, ",\"attempt\":%d", c->attempt);
 		if (c->error_json) {
@@ -121,6 +123,8 @@ static void on_result(db_status st, PGresult *res, const char *err, void *arg)
 {
 	completer *c = arg;
 	c->flushing = false;
+	if (st == DB_OK)
+		metrics_complete_latency((double)(mono_ms() - c->sent_ms) / 1000.0);
 	switch (st) {
 	case DB_OK:
 		after_success(c, res);
@@ -186,6 +190,7 @@ static void flush(completer *c)
 	const char *params[] = {sb_str(&b), kids.len ? (sb_putc(&kids, ']'), sb_str(&kids)) : NULL,
 	                        c->channel ? c->channel : "river_insert"};
 	c->flushing = true;
+	c->sent_ms = mono_ms();
 	int rc = kids.len ? db_query_params(c->conn, c->sql_children, 3, params, on_result, c)
 	                  : db_query_params(c->conn, c->sql, 1, params, on_result, c);
 	if (rc < 0) {

@@ -31,6 +31,7 @@ typedef struct completer {
 	size_t limit; /* current batch cap; shrinks while bisecting a bad batch */
 	bool flushing;
 	bool timer_armed;
+	uint64_t sent_ms;
 	uv_timer_t timer;
 	uint64_t applied, skipped, failed, children;
 	void (*on_idle)(void *arg); /* called when nothing is pending or in flight */

@@ -19,6 +19,7 @@
 #include "encrypt.h"
 #include "keys.h"
 #include "log.h"
+#include "periodic.h"
 #include "util.h"
 
 /* Upper bound on per-queue workers: each running job holds a thread. */
@@ -46,6 +47,9 @@ static int p_queues(const key_def *k, const char *val, void *dst, const char **e
 static int p_list(const key_def *k, const char *val, void *dst, const char **err);
 static int p_enc_mode(const key_def *k, const char *val, void *dst, const char **err);
 static int p_keys(const key_def *k, const char *val, void *dst, const char **err);
+static int p_bool(const key_def *k, const char *val, void *dst, const char **err);
+static int p_retention(const key_def *k, const char *val, void *dst, const char **err);
+static int p_listen(const key_def *k, const char *val, void *dst, const char **err);
 
 /* Every key sluice reads. config/sluice.ini documents each one. */
 static const key_def keys[] = {
@@ -65,11 +69,21 @@ static const key_def keys[] = {
     {"encryption", "kinds_include", p_list, OFF(kinds_include), "", 0, 0},
     {"encryption", "kinds_exclude", p_list, OFF(kinds_exclude), "", 0, 0},
     {"encryption", "strict_kinds", p_list, OFF(strict_kinds), "", 0, 0},
+    {"maintenance", "enabled", p_bool, OFF(maint_enabled), "true", 0, 0},
+    {"maintenance", "rescue_after", p_duration, OFF(rescue_after_ms), "1h", 1000, INT64_MAX / 2},
+    {"maintenance", "scheduler_interval", p_duration, OFF(scheduler_interval_ms), "5s", 100, 3600000},
+    {"maintenance", "rescuer_interval", p_duration, OFF(rescuer_interval_ms), "30s", 100, 86400000},
+    {"maintenance", "cleaner_interval", p_duration, OFF(cleaner_interval_ms), "30s", 100, 86400000},
+    {"maintenance", "completed_retention", p_retention, OFF(completed_retention_ms), "24h", 0, 0},
+    {"maintenance", "cancelled_retention", p_retention, OFF(cancelled_retention_ms), "24h", 0, 0},
+    {"maintenance", "discarded_retention", p_retention, OFF(discarded_retention_ms), "7d", 0, 0},
+    {"metrics", "listen", p_listen, OFF(metrics_listen), "", 0, 0},
 };
 
 enum { NKEYS = ARRAY_LEN(keys) };
 
-static const char *const sections[] = {"database", "worker", "log", "encryption"};
+static const char *const sections[] = {"database", "worker",      "log",
+                                       "encryption", "maintenance", "metrics", "periodic"};
 
 /* "" until validation picks encrypt (keys given) or off. */
 #define ENC_MODE_AUTO (-1)
@@ -265,6 +279,46 @@ static int p_keys(const key_def *k, const char *val, void *dst, const char **err
 	return 0;
 }
 
+static int p_bool(const key_def *k, const char *val, void *dst, const char **err)
+{
+	(void)k;
+	if (strcmp(val, "true") == 0 || strcmp(val, "yes") == 0 || strcmp(val, "on") == 0)
+		*(bool *)dst = true;
+	else if (strcmp(val, "false") == 0 || strcmp(val, "no") == 0 || strcmp(val, "off") == 0)
+		*(bool *)dst = false;
+	else {
+		*err = "must be true or false";
+		return -1;
+	}
+	return 0;
+}
+
+/* A duration, or -1 to keep forever. */
+static int p_retention(const key_def *k, const char *val, void *dst, const char **err)
+{
+	(void)k;
+	if (strcmp(val, "-1") == 0) {
+		*(int64_t *)dst = -1;
+		return 0;
+	}
+	return parse_duration_ms(val, (int64_t *)dst, err);
+}
+
+/* "host:port" (port 1-65535), IPv4 or [IPv6]; empty turns metrics off. */
+static int p_listen(const key_def *k, const char *val, void *dst, const char **err)
+{
+	if (*val) {
+		const char *colon = strrchr(val, ':');
+		char *end;
+		long port = colon ? strtol(colon + 1, &end, 10) : 0;
+		if (!colon || colon == val || !colon[1] || *end || port < 1 || port > 65535) {
+			*err = "expected host:port, e.g. 127.0.0.1:9464";
+			return -1;
+		}
+	}
+	return p_string(k, val, dst, err);
+}
+
 static void *key_dst(const key_def *k, cfg *c)
 {
 	return k->parse == p_queues || k->parse == p_keys ? (void *)c : (char *)c + k->off;
@@ -403,6 +457,23 @@ static int handler(void *user, const char *section, const char *name, const char
 		if (s->nbad_sections < ARRAY_LEN(s->bad_sections))
 			snprintf(s->bad_sections[s->nbad_sections++], 64, "%s", section);
 		err_at(s, s->lineno, "[%s] %s: unknown section [%s]", section, name, section);
+		return 1;
+	}
+	if (strcmp(section, "periodic") == 0) {
+		cfg *c = s->c;
+		for (size_t i = 0; i < c->nperiodic; i++)
+			if (strcmp(c->periodic[i].name, name) == 0) {
+				err_at(s, s->lineno, "[periodic] %s: defined twice", name);
+				return 1;
+			}
+		periodic_def d;
+		char why[300];
+		if (periodic_parse(name, value, &d, why, sizeof why) < 0) {
+			err_at(s, s->lineno, "[periodic] %s: %s", name, why);
+			return 1;
+		}
+		c->periodic = xrealloc(c->periodic, (c->nperiodic + 1) * sizeof *c->periodic);
+		c->periodic[c->nperiodic++] = d;
 		return 1;
 	}
 	for (size_t i = 0; i < NKEYS; i++) {
@@ -649,7 +720,7 @@ int cfg_load(const char *path, const char *env_url, int flags, cfg *c, cfg_error
 void cfg_free(cfg *c)
 {
 	for (size_t i = 0; i < NKEYS; i++) {
-		if (keys[i].parse == p_string)
+		if (keys[i].parse == p_string || keys[i].parse == p_listen)
 			free(*(char **)((char *)c + keys[i].off));
 		else if (keys[i].parse == p_list)
 			strv_free(*(char ***)((char *)c + keys[i].off));
@@ -659,6 +730,7 @@ void cfg_free(cfg *c)
 	free(c->queues);
 	keys_sources_free(c->key_sources, c->nkey_sources);
 	keyring_free(c->keyring);
+	periodic_defs_free(c->periodic, c->nperiodic);
 	free(c->path);
 	*c = (cfg){0};
 }

@@ -11,6 +11,7 @@
 
 struct key_source;
 struct keyring;
+struct periodic_def;
 
 /* cfg_load flags */
 #define CFG_NO_KEYS 1 /* check key source syntax but do not read keys */
@@ -50,6 +51,23 @@ typedef struct cfg {
 	struct keyring *keyring; /* NULL when no keys or CFG_NO_KEYS */
 	char **kinds_include, **kinds_exclude, **strict_kinds;
 	int algorithm_line; /* for the check after plugins registered theirs */
+
+	/* [maintenance] */
+	bool maint_enabled;
+	int64_t rescue_after_ms;
+	int64_t scheduler_interval_ms;
+	int64_t rescuer_interval_ms;
+	int64_t cleaner_interval_ms;
+	int64_t completed_retention_ms; /* -1: keep forever */
+	int64_t cancelled_retention_ms;
+	int64_t discarded_retention_ms;
+
+	/* [metrics] */
+	char *metrics_listen; /* "host:port", "" for none */
+
+	/* [periodic] */
+	struct periodic_def *periodic;
+	size_t nperiodic;
 } cfg;
 
 typedef struct cfg_errors {

@@ -13,9 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "crypto.h"
 #include "encrypt.h"
 #include "log.h"
+#include "metrics.h"
 #include "migrate.h"
 #include "notify.h"
 #include "registry.h"
@@ -27,6 +29,7 @@
 #define FINAL_FLUSH_MS 10000
 
 static void close_all(sluiced *d);
+static void start_maint_side(sluiced *d);
 
 /* ---- running list ----------------------------------------------------------- */
 
@@ -125,6 +128,10 @@ static void on_job_done(job *j, void *arg)
 	}
 	running_remove(d, j);
 	log_outcome(j, j->done);
+	metrics_job(j->pub.kind, j->pub.queue, j->done->outcome,
+	            (double)(now_us() - j->started_us) / 1e6);
+	if (j->failed_key_id[0])
+		metrics_decrypt_failure(j->failed_key_id);
 	completer_add(&d->comp, j->done);
 	j->done = NULL;
 	d->jobs_done++;
@@ -185,6 +192,7 @@ static void expire(sluiced *d)
 	if (d->expired)
 		return;
 	d->expired = true;
+	d->leader_done = true; /* a resignation still pending is not waited for */
 	size_t n = 0;
 	while (d->running.next != &d->running) {
 		job *j = d->running.next;
@@ -206,6 +214,13 @@ static void expire(sluiced *d)
 
 static void on_shutdown_timeout(uv_timer_t *t) { expire(t->data); }
 
+static void on_leader_stopped(void *arg)
+{
+	sluiced *d = arg;
+	d->leader_done = true;
+	daemon_maybe_finish(d);
+}
+
 static void begin_shutdown(sluiced *d, const char *why)
 {
 	if (d->closing)
@@ -221,6 +236,9 @@ static void begin_shutdown(sluiced *d, const char *why)
 	         LI("timeout_ms", d->cfg.shutdown_timeout_ms));
 	uv_timer_stop(&d->poll_timer);
 	fetch_stop(d);
+	control_stop(d);
+	maint_set_active(&d->maint, false);
+	leader_stop(&d->leader, on_leader_stopped);
 	uv_timer_start(&d->shutdown_timer, on_shutdown_timeout, (uint64_t)d->cfg.shutdown_timeout_ms,
 	               0);
 	completer_kick(&d->comp);
@@ -229,7 +247,7 @@ static void begin_shutdown(sluiced *d, const char *why)
 
 void daemon_maybe_finish(sluiced *d)
 {
-	if (!d->stopping || d->closing || d->nrunning)
+	if (!d->stopping || d->closing || d->nrunning || !d->leader_done)
 		return;
 	for (size_t i = 0; i < d->nqueues; i++)
 		if (d->queues[i].fetching)
@@ -258,8 +276,10 @@ static void close_all(sluiced *d)
 	if (lost && d->exit_code == 0)
 		d->exit_code = 1;
 	pool_stop(&d->pool, d->abandoned == NULL);
+	metrics_stop();
 	db_close(&d->fetch_conn, NULL);
 	db_close(&d->complete_conn, NULL);
+	db_close(&d->maint_conn, NULL);
 	uv_walk(d->loop, close_handle, NULL);
 }
 
@@ -303,7 +323,10 @@ static void log_enc_state(const char *msg, const cfg *c)
  * policy they started with (reference-counted). */
 static void reload(sluiced *d)
 {
-	sd_notify_send("RELOADING=1");
+	char reloading[64];
+	snprintf(reloading, sizeof reloading, "RELOADING=1\nMONOTONIC_USEC=%llu",
+	         (unsigned long long)uv_hrtime() / 1000);
+	sd_notify_send(reloading);
 	cfg nc;
 	cfg_errors errs = {0};
 	int rc = cfg_load(d->config_path, getenv("DATABASE_URL"), 0, &nc, &errs);
@@ -340,6 +363,16 @@ static void reload(sluiced *d)
 	d->cfg.shutdown_timeout_ms = nc.shutdown_timeout_ms;
 	d->cfg.log_level = nc.log_level;
 	log_set_level(nc.log_level);
+	d->cfg.rescue_after_ms = nc.rescue_after_ms;
+	d->cfg.scheduler_interval_ms = nc.scheduler_interval_ms;
+	d->cfg.rescuer_interval_ms = nc.rescuer_interval_ms;
+	d->cfg.cleaner_interval_ms = nc.cleaner_interval_ms;
+	d->cfg.completed_retention_ms = nc.completed_retention_ms;
+	d->cfg.cancelled_retention_ms = nc.cancelled_retention_ms;
+	d->cfg.discarded_retention_ms = nc.discarded_retention_ms;
+	if (nc.maint_enabled != d->cfg.maint_enabled)
+		log_warn("changed setting needs a restart; keeping the running value",
+		         LS("setting", "[maintenance] enabled"));
 	d->cfg.enc_mode = nc.enc_mode;
 	free(d->cfg.enc_algorithm);
 	d->cfg.enc_algorithm = xstrdup(nc.enc_algorithm);
@@ -370,6 +403,7 @@ static void fatal_startup(sluiced *d, const char *msg, const char *detail)
 		log_error(msg);
 	d->exit_code = CFG_EXIT_CONFIG;
 	d->stopping = true;
+	d->leader_done = true;
 	close_all(d);
 }
 
@@ -388,6 +422,8 @@ static void on_listened(db_status st, PGresult *res, const char *err, void *arg)
 		         LI("queues", (int64_t)d->nqueues), LI("kinds", (int64_t)registry_kind_count()),
 		         LS("channel", d->channel_insert));
 		sd_notify_send("READY=1");
+		if (db_ready(&d->maint_conn))
+			start_maint_side(d);
 	}
 	fetch_trigger_all(d);
 }
@@ -395,8 +431,9 @@ static void on_listened(db_status st, PGresult *res, const char *err, void *arg)
 static void listen_now(sluiced *d)
 {
 	sb b = {0};
-	sb_printf(&b, "LISTEN \"%s\"", d->channel_insert);
-	db_query(&d->fetch_conn, sb_str(&b), on_listened, d);
+	sb_printf(&b, "LISTEN \"%s\"; LISTEN \"%s\"; LISTEN \"%s\"", d->channel_insert,
+	          d->channel_control, d->channel_leadership);
+	db_query_multi(&d->fetch_conn, sb_str(&b), on_listened, d);
 	sb_free(&b);
 }
 
@@ -450,6 +487,10 @@ static void on_schema_info(db_status st, PGresult *res, const char *err, void *a
 		sb_printf(&b, "%sriver_insert", d->channel_prefix);
 		d->channel_insert = sb_take(&b);
 		d->comp.channel = d->channel_insert;
+		sb_printf(&b, "%sriver_control", d->channel_prefix);
+		d->channel_control = sb_take(&b);
+		sb_printf(&b, "%sriver_leadership", d->channel_prefix);
+		d->channel_leadership = sb_take(&b);
 	}
 	char msg[320];
 	if (!has_table || !has_line) {
@@ -498,6 +539,31 @@ static void on_fetch_state(db_conn *c, bool up, void *arg)
 	free(sql);
 }
 
+static void on_leader_change(bool is_leader, void *arg)
+{
+	sluiced *d = arg;
+	maint_set_active(&d->maint, is_leader && !d->stopping);
+}
+
+/* The maintenance connection serves river_queue reporting on every daemon
+ * and, with [maintenance] enabled, leader election. */
+static void start_maint_side(sluiced *d)
+{
+	if (d->stopping)
+		return;
+	control_start(d);
+	if (d->cfg.maint_enabled)
+		leader_start(&d->leader, d->channel_prefix);
+}
+
+static void on_maint_state(db_conn *c, bool up, void *arg)
+{
+	(void)c;
+	sluiced *d = arg;
+	if (up && d->ready)
+		start_maint_side(d);
+}
+
 static void on_complete_state(db_conn *c, bool up, void *arg)
 {
 	(void)c;
@@ -510,7 +576,18 @@ static void on_notify(db_conn *c, const char *channel, const char *payload, void
 {
 	(void)c;
 	sluiced *d = arg;
-	if (!d->channel_insert || strcmp(channel, d->channel_insert) != 0)
+	if (!d->channel_insert)
+		return;
+	if (strcmp(channel, d->channel_control) == 0) {
+		control_on_notify(d, payload);
+		return;
+	}
+	if (strcmp(channel, d->channel_leadership) == 0) {
+		if (d->cfg.maint_enabled && !d->stopping)
+			leader_on_notify(&d->leader, payload);
+		return;
+	}
+	if (strcmp(channel, d->channel_insert) != 0)
 		return;
 	json_object *o = json_tokener_parse(payload), *qv;
 	if (o && json_object_object_get_ex(o, "queue", &qv) &&
@@ -530,6 +607,95 @@ static void on_poll_timer(uv_timer_t *t)
 	uint64_t base = (uint64_t)d->cfg.poll_interval_ms;
 	uint64_t jitter = base / 10 ? randombytes_uniform((uint32_t)(base / 10)) : 0;
 	uv_timer_start(&d->poll_timer, on_poll_timer, base + jitter, 0);
+}
+
+/* ---- health, metrics gauges, watchdog ---------------------------------------------- */
+
+/* A statement running this long means a wedged connection (e.g. a network
+ * path gone without a reset), which reconnecting would fix. */
+#define STUCK_QUERY_MS 30000
+
+static const char *health(void *arg)
+{
+	sluiced *d = arg;
+	uint64_t now = mono_ms();
+	if (d->stopping)
+		return "stopping";
+	if (!d->ready)
+		return "starting";
+	db_conn *conns[] = {&d->fetch_conn, &d->complete_conn, &d->maint_conn};
+	for (size_t i = 0; i < ARRAY_LEN(conns); i++) {
+		if (!db_ready(conns[i]))
+			return "database disconnected";
+		if (conns[i]->inflight_since_ms && now - conns[i]->inflight_since_ms > STUCK_QUERY_MS)
+			return "database statement stuck";
+	}
+	return NULL;
+}
+
+/* One family per metric name, samples under it (the text format wants
+ * each # TYPE once). */
+static void gauges(sb *out, void *arg)
+{
+	sluiced *d = arg;
+	char l[160];
+	metrics_family(out, "sluice_jobs_in_flight", "gauge", "Jobs handed to handlers now.");
+	for (size_t i = 0; i < d->nqueues; i++) {
+		snprintf(l, sizeof l, "queue=\"%s\"", d->queues[i].name);
+		metrics_sample(out, "sluice_jobs_in_flight", l, d->queues[i].running);
+	}
+	metrics_family(out, "sluice_queue_paused", "gauge", "1 while the queue is paused.");
+	for (size_t i = 0; i < d->nqueues; i++) {
+		snprintf(l, sizeof l, "queue=\"%s\"", d->queues[i].name);
+		metrics_sample(out, "sluice_queue_paused", l, d->queues[i].paused);
+	}
+	db_conn *conns[] = {&d->fetch_conn, &d->complete_conn, &d->maint_conn};
+	metrics_family(out, "sluice_db_reconnects_total", "counter", "Database reconnects.");
+	for (size_t i = 0; i < ARRAY_LEN(conns); i++) {
+		snprintf(l, sizeof l, "conn=\"%s\"", conns[i]->name);
+		metrics_sample(out, "sluice_db_reconnects_total", l, (double)conns[i]->reconnects);
+	}
+	metrics_family(out, "sluice_db_connected", "gauge", "1 while the connection is up.");
+	for (size_t i = 0; i < ARRAY_LEN(conns); i++) {
+		snprintf(l, sizeof l, "conn=\"%s\"", conns[i]->name);
+		metrics_sample(out, "sluice_db_connected", l, db_ready(conns[i]));
+	}
+	static const struct {
+		const char *name, *type, *help;
+	} one[] = {
+	    {"sluice_completion_backlog", "gauge", "Outcomes waiting to be written."},
+	    {"sluice_completion_skipped_total", "counter",
+	     "Outcomes not written because the row was no longer running."},
+	    {"sluice_children_inserted_total", "counter", "Jobs enqueued by handlers."},
+	    {"sluice_leader", "gauge", "1 while this daemon is River's leader."},
+	    {"sluice_jobs_scheduled_total", "counter", "Jobs the scheduler made available."},
+	    {"sluice_jobs_rescued_total", "counter", "Stuck jobs rescued."},
+	    {"sluice_jobs_cleaned_total", "counter", "Finished jobs deleted."},
+	    {"sluice_up", "gauge", "1 when healthy (see /healthz)."},
+	};
+	double v[] = {(double)completer_backlog(&d->comp), (double)d->comp.skipped,
+	              (double)d->comp.children, d->leader.is_leader, (double)d->maint.scheduled,
+	              (double)d->maint.rescued, (double)d->maint.cleaned, health(d) == NULL};
+	for (size_t i = 0; i < ARRAY_LEN(one); i++) {
+		metrics_family(out, one[i].name, one[i].type, one[i].help);
+		metrics_sample(out, one[i].name, NULL, v[i]);
+	}
+}
+
+/* Fed from the loop only: a blocked loop stops the pings and systemd acts. */
+static void on_watchdog(uv_timer_t *t)
+{
+	sluiced *d = t->data;
+	const char *why = health(d);
+	if (why && strcmp(why, "database statement stuck") == 0) {
+		log_warn("withholding the watchdog ping", LS("reason", why));
+		return;
+	}
+	char status[160];
+	snprintf(status, sizeof status, "WATCHDOG=1\nSTATUS=%s; running %zu, done %llu%s",
+	         why ? why : "working", d->nrunning, (unsigned long long)d->jobs_done,
+	         d->leader.is_leader ? ", leader" : "");
+	sd_notify_send(status);
 }
 
 /* ---- run ---------------------------------------------------------------- */
@@ -587,6 +753,20 @@ int daemon_run(const char *config_path)
 	d->config_path = config_path;
 	d->loop = xmalloc(sizeof *d->loop);
 	uv_loop_init(d->loop);
+	/* First, so a taken port fails before anything else exists. */
+	if (*d->cfg.metrics_listen &&
+	    metrics_start(d->loop, d->cfg.metrics_listen, gauges, health, d, err, sizeof err) < 0) {
+		fprintf(stderr, "%s: [metrics] listen: %s\n", config_path, err);
+		metrics_stop();
+		uv_run(d->loop, UV_RUN_DEFAULT); /* lets the handle close */
+		uv_loop_close(d->loop);
+		free(d->loop);
+		enc_shutdown();
+		registry_unload();
+		cfg_free(&d->cfg);
+		free(d);
+		return CFG_EXIT_CONFIG;
+	}
 	d->schema = d->cfg.db_schema;
 	d->fetch_sql = sql_render(SQL_FETCH, d->schema);
 	d->running.next = d->running.prev = &d->running;
@@ -594,6 +774,16 @@ int daemon_run(const char *config_path)
 	fetch_init_queues(d);
 	db_init(&d->fetch_conn, d->loop, d->cfg.db_url, "fetch", on_fetch_state, on_notify, d);
 	db_init(&d->complete_conn, d->loop, d->cfg.db_url, "complete", on_complete_state, NULL, d);
+	db_init(&d->maint_conn, d->loop, d->cfg.db_url, "maint", on_maint_state, NULL, d);
+	leader_init(&d->leader, d->loop, &d->maint_conn, d->schema, d->cfg.worker_id,
+	            on_leader_change, d);
+	d->leader_done = !d->cfg.maint_enabled;
+	maint_init(&d->maint, d, &d->maint_conn);
+	uv_timer_init(d->loop, &d->watchdog_timer);
+	d->watchdog_timer.data = d;
+	d->watchdog_ms = sd_watchdog_ms();
+	if (d->watchdog_ms)
+		uv_timer_start(&d->watchdog_timer, on_watchdog, d->watchdog_ms / 2, d->watchdog_ms / 2);
 	completer_init(&d->comp, d->loop, &d->complete_conn, d->schema);
 	d->comp.on_idle = on_completer_idle;
 	d->comp.arg = d;
@@ -619,6 +809,7 @@ int daemon_run(const char *config_path)
 	log_enc_state("encryption", &d->cfg);
 	db_start(&d->fetch_conn);
 	db_start(&d->complete_conn);
+	db_start(&d->maint_conn);
 	uv_run(d->loop, UV_RUN_DEFAULT);
 
 	int code = d->exit_code;
@@ -636,6 +827,12 @@ int daemon_run(const char *config_path)
 	free(d->fetch_sql);
 	free(d->channel_prefix);
 	free(d->channel_insert);
+	free(d->channel_control);
+	free(d->channel_leadership);
+	leader_free(&d->leader);
+	maint_free(&d->maint);
+	control_free(d);
+	metrics_free();
 	free(d->queues);
 	pool_free(&d->pool);
 	completer_free(&d->comp);

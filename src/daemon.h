@@ -12,6 +12,8 @@
 #include "config.h"
 #include "db.h"
 #include "job.h"
+#include "leader.h"
+#include "maint.h"
 #include "pool.h"
 
 typedef struct sluiced sluiced;
@@ -37,12 +39,27 @@ struct sluiced {
 	char *schema;          /* "" or the configured schema */
 	char *channel_prefix;  /* "<schema>." as River prefixes NOTIFY channels */
 	char *channel_insert;
+	char *channel_control;
+	char *channel_leadership;
 	char *fetch_sql;
 
 	db_conn fetch_conn;    /* fetches and LISTEN */
 	db_conn complete_conn; /* completion batches */
+	db_conn maint_conn;    /* leader election, maintenance, river_queue */
 	completer comp;
 	pool pool;
+	leader leader;
+	maint maint;
+	bool leader_done;      /* resigned (or never led) at shutdown */
+
+	/* river_queue reporting and pause state (control.c) */
+	uv_timer_t queue_timer;
+	bool queue_poll_busy;
+	unsigned queue_polls;
+	char *sql_queue_upsert, *sql_queue_paused;
+
+	uv_timer_t watchdog_timer;
+	uint64_t watchdog_ms; /* WATCHDOG_USEC / 1000, 0: no watchdog */
 
 	pq_queue *queues;
 	size_t nqueues;

@@ -17,6 +17,7 @@
 struct db_request {
 	db_request *next;
 	char *sql;
+	bool multi;
 	int nparams;
 	char **params;
 	db_result_cb cb;
@@ -89,6 +90,7 @@ static void fail_all(db_conn *c, const char *err)
 {
 	db_request *q = c->inflight;
 	c->inflight = NULL;
+	c->inflight_since_ms = 0;
 	if (c->result) {
 		PQclear(c->result);
 		c->result = NULL;
@@ -159,8 +161,11 @@ static void send_next(db_conn *c)
 		c->tail = NULL;
 	q->next = NULL;
 	c->inflight = q;
-	if (!PQsendQueryParams(c->pg, q->sql, q->nparams, NULL, (const char *const *)q->params,
-	                       NULL, NULL, 0)) {
+	c->inflight_since_ms = mono_ms();
+	int sent = q->multi ? PQsendQuery(c->pg, q->sql)
+	                    : PQsendQueryParams(c->pg, q->sql, q->nparams, NULL,
+	                                        (const char *const *)q->params, NULL, NULL, 0);
+	if (!sent) {
 		broken(c, PQerrorMessage(c->pg));
 		return;
 	}
@@ -193,8 +198,11 @@ static void collect_results(db_conn *c)
 	while (c->inflight && !PQisBusy(c->pg)) {
 		PGresult *r = PQgetResult(c->pg);
 		if (r) {
-			/* Keep the first error, else the last result. */
-			if (c->result && !result_ok(c->result)) {
+			/* Keep the first error, else the last result (preferring one
+			 * with rows: a transaction ends with COMMIT's). */
+			if (c->result && (!result_ok(c->result) ||
+			                  (PQresultStatus(c->result) == PGRES_TUPLES_OK &&
+			                   PQresultStatus(r) == PGRES_COMMAND_OK))) {
 				PQclear(r);
 				continue;
 			}
@@ -207,6 +215,7 @@ static void collect_results(db_conn *c)
 		PGresult *res = c->result;
 		c->inflight = NULL;
 		c->result = NULL;
+		c->inflight_since_ms = 0;
 		if (res && result_ok(res)) {
 			q->cb(DB_OK, res, NULL, q->arg);
 		} else {
@@ -308,6 +317,29 @@ void db_init(db_conn *c, uv_loop_t *loop, const char *url, const char *name, db_
 
 void db_start(db_conn *c) { connect_now(c); }
 
+static int enqueue(db_conn *c, db_request *q)
+{
+	if (c->tail)
+		c->tail->next = q;
+	else
+		c->head = q;
+	c->tail = q;
+	send_next(c);
+	return 0;
+}
+
+int db_query_multi(db_conn *c, const char *sql, db_result_cb cb, void *arg)
+{
+	if (c->state != DB_READY)
+		return -1;
+	db_request *q = xcalloc(1, sizeof *q);
+	q->sql = xstrdup(sql);
+	q->multi = true;
+	q->cb = cb;
+	q->arg = arg;
+	return enqueue(c, q);
+}
+
 int db_query_params(db_conn *c, const char *sql, int nparams, const char *const *params,
                     db_result_cb cb, void *arg)
 {
@@ -323,13 +355,7 @@ int db_query_params(db_conn *c, const char *sql, int nparams, const char *const 
 	}
 	q->cb = cb;
 	q->arg = arg;
-	if (c->tail)
-		c->tail->next = q;
-	else
-		c->head = q;
-	c->tail = q;
-	send_next(c);
-	return 0;
+	return enqueue(c, q);
 }
 
 bool db_ready(const db_conn *c) { return c->state == DB_READY; }

@@ -44,6 +44,7 @@ struct db_conn {
 	db_notify_cb on_notify;
 	void *arg;
 	uint64_t reconnects;
+	uint64_t inflight_since_ms; /* monotonic start of the query in flight, 0: none */
 	bool ever_connected;
 	bool quiet_until_up; /* log failed attempts at debug after the first */
 	void (*close_cb)(db_conn *c);
@@ -60,6 +61,9 @@ static inline int db_query(db_conn *c, const char *sql, db_result_cb cb, void *a
 {
 	return db_query_params(c, sql, 0, NULL, cb, arg);
 }
+/* Several statements in one string (simple protocol), e.g. a whole
+ * transaction: cb gets the first error, else the last result with rows. */
+int db_query_multi(db_conn *c, const char *sql, db_result_cb cb, void *arg);
 bool db_ready(const db_conn *c);
 bool db_idle(const db_conn *c); /* ready, nothing queued or in flight */
 /* Drops the connection as if it were lost (tests, SIGHUP of a bad conn). */

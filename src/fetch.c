@@ -7,11 +7,13 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 typedef struct fetch_req {
 	pq_queue *q;
 	int limit;
+	uint64_t sent_ms;
 } fetch_req;
 
 static void on_cooldown(uv_timer_t *t)
@@ -49,6 +51,8 @@ static void on_fetched(db_status st, PGresult *res, const char *err, void *arg)
 	pq_queue *q = r->q;
 	sluiced *d = q->d;
 	int limit = r->limit;
+	if (st == DB_OK)
+		metrics_fetch_latency((double)(mono_ms() - r->sent_ms) / 1000.0);
 	free(r);
 	q->fetching = false;
 	if (st != DB_OK) {
@@ -95,7 +99,7 @@ void fetch_trigger(pq_queue *q)
 	snprintf(limit, sizeof limit, "%d", free_slots);
 	const char *params[] = {q->name, limit, d->cfg.worker_id};
 	fetch_req *r = xmalloc(sizeof *r);
-	*r = (fetch_req){q, free_slots};
+	*r = (fetch_req){q, free_slots, now};
 	if (db_query_params(&d->fetch_conn, d->fetch_sql, 3, params, on_fetched, r) < 0) {
 		free(r);
 		return; /* not connected: the reconnect triggers every queue */

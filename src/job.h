@@ -28,6 +28,8 @@ typedef struct job_result {
 typedef struct completion {
 	struct completion *next;
 	int64_t job_id;
+	int fetched_attempt;     /* applies only while the row is still on this attempt */
+	const char *outcome;     /* for metrics: completed, errored, timed_out, ... */
 	const char *state;       /* river_job_state name */
 	int attempt;             /* new attempt, or -1 to keep */
 	char *error_json;        /* one errors[] element, or NULL */
@@ -51,6 +53,7 @@ typedef struct job {
 	uint64_t deadline_ms; /* monotonic; 0: none */
 	int64_t started_us;
 	bool abandoned; /* given up at shutdown: its outcome is not written */
+	char failed_key_id[33]; /* set when its args could not be decrypted */
 
 	/* Cancellation, and sleeping until it: cancel_reason is set by the loop
 	 * thread, read by the handler's thread. */

@@ -224,3 +224,12 @@ enum json_kind json_check(const char *s, size_t len)
 bool json_is_object(const char *s, size_t len) { return json_check(s, len) == JK_OBJECT; }
 
 bool json_is_valid(const char *s, size_t len) { return json_check(s, len) != JK_BAD; }
+
+size_t json_prefix_len(const char *s, size_t len)
+{
+	cur c = {(const unsigned char *)s, (const unsigned char *)s + len, 0};
+	ws(&c);
+	if (value(&c) == JK_BAD)
+		return 0;
+	return (size_t)((const char *)c.p - s);
+}

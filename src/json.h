@@ -13,5 +13,7 @@ enum json_kind { JK_BAD = 0, JK_OBJECT, JK_ARRAY, JK_STRING, JK_NUMBER, JK_LITER
 enum json_kind json_check(const char *s, size_t len);
 bool json_is_object(const char *s, size_t len);
 bool json_is_valid(const char *s, size_t len);
+/* Length of the JSON value at the start of s (after blanks), or 0. */
+size_t json_prefix_len(const char *s, size_t len);
 
 #endif

@@ -31,3 +31,14 @@ int sd_notify_send(const char *state)
 	close(fd);
 	return rc;
 }
+
+unsigned long long sd_watchdog_ms(void)
+{
+	const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	if (!usec || !*usec)
+		return 0;
+	if (pid && *pid && strtol(pid, NULL, 10) != (long)getpid())
+		return 0;
+	unsigned long long us = strtoull(usec, NULL, 10);
+	return us / 1000;
+}

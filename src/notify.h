@@ -6,5 +6,8 @@
 /* Sends state (e.g. "READY=1") if NOTIFY_SOCKET is set. Returns 1 when
  * sent, 0 when there is no socket, negative errno on failure. */
 int sd_notify_send(const char *state);
+/* The watchdog interval systemd asks for (WATCHDOG_USEC, for this pid), in
+ * milliseconds, or 0. */
+unsigned long long sd_watchdog_ms(void);
 
 #endif

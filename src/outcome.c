@@ -64,6 +64,7 @@ completion *outcome_build(const job_facts *f, const job_result *r, int64_t now_u
 {
 	completion *c = xcalloc(1, sizeof *c);
 	c->job_id = f->id;
+	c->fetched_attempt = f->attempt;
 	c->attempt = -1;
 
 	/* First the effective outcome and its error text; the handler's return
@@ -101,12 +102,14 @@ completion *outcome_build(const job_facts *f, const job_result *r, int64_t now_u
 
 	switch (outcome) {
 	case SLUICE_OK:
+		c->outcome = "completed";
 		c->state = "completed";
 		c->finalized_at_us = now_us;
 		c->metadata_json = metadata_merge(output, -1);
 		break;
 	case SLUICE_SNOOZE: {
 		double s = r->snooze_s > 0 ? r->snooze_s : 0;
+		c->outcome = "snoozed";
 		c->state = s <= RETRY_AVAILABLE_WITHIN_S ? "available" : "scheduled";
 		c->scheduled_at_us = add_seconds(now_us, s);
 		c->attempt = f->attempt > 0 ? f->attempt - 1 : 0;
@@ -120,6 +123,7 @@ completion *outcome_build(const job_facts *f, const job_result *r, int64_t now_u
 		sb_puts(&m, "JobCancelError: ");
 		sb_puts(&m, msg ? msg : "<nil>");
 		char *text = sb_take(&m);
+		c->outcome = "cancelled";
 		c->state = "cancelled";
 		c->finalized_at_us = now_us;
 		c->error_json = error_element(f->started_us, f->attempt, text);
@@ -128,12 +132,14 @@ completion *outcome_build(const job_facts *f, const job_result *r, int64_t now_u
 		break;
 	}
 	case SLUICE_DISCARD:
+		c->outcome = "discarded";
 		c->state = "discarded";
 		c->finalized_at_us = now_us;
 		c->error_json = error_element(f->started_us, f->attempt, msg ? msg : "");
 		c->metadata_json = metadata_merge(output, -1);
 		break;
 	case SLUICE_ERROR:
+		c->outcome = f->cancel_reason == SLUICE_CANCEL_TIMEOUT ? "timed_out" : "errored";
 		c->error_json = error_element(f->started_us, f->attempt, msg);
 		c->metadata_json = metadata_merge(output, -1);
 		if (f->attempt >= f->max_attempts) {
@@ -147,6 +153,7 @@ completion *outcome_build(const job_facts *f, const job_result *r, int64_t now_u
 		}
 		break;
 	default: /* interrupted by shutdown: as if never attempted (River's soft stop) */
+		c->outcome = "interrupted";
 		c->state = "available";
 		c->scheduled_at_us = now_us;
 		c->attempt = f->attempt > 0 ? f->attempt - 1 : 0;

@@ -44,12 +44,13 @@ enum fetch_col {
 };
 
 /* River's JobSetStateIfRunningMany, fed one JSON array ($1) of completion
- * records. Rows no longer running are left alone. A retry or snooze of a job
+ * records. Rows no longer running are left alone, and so are rows running
+ * another attempt than the one that finished (rescued and refetched). A retry or snooze of a job
  * whose cancellation was requested (metadata.cancel_attempted_at) cancels it
  * instead. Returns the ids it updated. */
 #define SQL_COMPLETE_CTES                                                               \
 	"WITH input AS (\n"                                                             \
-	"  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id bigint,\n"               \
+	"  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, fa smallint,\n"   \
 	"    state {S}river_job_state, attempt smallint, error jsonb,\n"                \
 	"    finalized_at timestamptz, scheduled_at timestamptz, metadata jsonb,\n"      \
 	"    cr boolean)\n"                                                             \
@@ -69,7 +70,7 @@ enum fetch_col {
 	"    metadata = CASE WHEN i.metadata IS NULL THEN j.metadata\n"                 \
 	"      ELSE j.metadata || i.metadata END\n"                                     \
 	"  FROM input i\n"                                                              \
-	"  WHERE j.id = i.id AND j.state = 'running'\n"                                 \
+	"  WHERE j.id = i.id AND j.state = 'running' AND j.attempt = i.fa\n"           \
 	"  RETURNING j.id\n"                                                            \
 	")"
 #define SQL_COMPLETE SQL_COMPLETE_CTES "\nSELECT id FROM updated"
@@ -117,6 +118,111 @@ enum fetch_col {
 	"WITH inserted AS (\n" SQL_INSERT_FROM(SQL_INSERT_RECORDSET("$1"), "")             \
 	"),\n" SQL_NOTIFY_INSERTED("$2")                                                \
 	"SELECT id, (SELECT count(*) FROM notified) FROM inserted"
+
+/* River's JobSchedule: due retryable/scheduled jobs become available; of
+ * unique jobs sharing a key only the first is made available and the others
+ * (or all, if the key is held elsewhere) discarded with
+ * metadata.unique_key_conflict. Then NOTIFY their queues ($1 channel).
+ * Returns (jobs moved, queues notified). */
+#define SQL_SCHEDULE                                                                    \
+	"WITH due AS (\n"                                                                \
+	"  SELECT id, unique_key, unique_states, priority, scheduled_at\n"              \
+	"  FROM {S}river_job\n"                                                          \
+	"  WHERE state IN ('retryable', 'scheduled') AND scheduled_at <= now()\n"       \
+	"  ORDER BY priority, scheduled_at, id\n"                                        \
+	"  LIMIT " SQL_MAINT_BATCH "\n"                                                  \
+	"  FOR UPDATE\n"                                                                 \
+	"), ranked AS (\n"                                                               \
+	"  SELECT *, CASE WHEN unique_key IS NOT NULL AND unique_states IS NOT NULL\n"  \
+	"    THEN row_number() OVER (PARTITION BY unique_key ORDER BY priority, scheduled_at, id)\n" \
+	"    END AS row_num\n"                                                           \
+	"  FROM due\n"                                                                   \
+	"), conflicts AS (\n"                                                            \
+	"  SELECT DISTINCT j.unique_key FROM {S}river_job j\n"                           \
+	"  JOIN ranked r ON j.unique_key = r.unique_key AND j.id <> r.id\n"              \
+	"  WHERE j.unique_key IS NOT NULL AND j.unique_states IS NOT NULL\n"             \
+	"    AND {S}river_job_state_in_bitmask(j.unique_states, j.state)\n"              \
+	"), decided AS (\n"                                                              \
+	"  SELECT r.id, (r.row_num IS NOT NULL AND (c.unique_key IS NOT NULL OR r.row_num > 1))\n" \
+	"    AS discard\n"                                                               \
+	"  FROM ranked r LEFT JOIN conflicts c ON r.unique_key = c.unique_key\n"         \
+	"), moved AS (\n"                                                                \
+	"  UPDATE {S}river_job SET\n"                                                    \
+	"    state = CASE WHEN d.discard THEN 'discarded'::{S}river_job_state\n"         \
+	"      ELSE 'available'::{S}river_job_state END,\n"                              \
+	"    finalized_at = CASE WHEN d.discard THEN now() ELSE river_job.finalized_at END,\n" \
+	"    metadata = CASE WHEN d.discard THEN river_job.metadata ||\n"                \
+	"      '{\"unique_key_conflict\": \"scheduler_discarded\"}'::jsonb\n"           \
+	"      ELSE river_job.metadata END\n"                                            \
+	"  FROM decided d WHERE river_job.id = d.id\n"                                   \
+	"  RETURNING river_job.queue, d.discard\n"                                       \
+	"), notified AS (\n"                                                             \
+	"  SELECT pg_notify($1, json_build_object('queue', queue)::text)\n"             \
+	"  FROM (SELECT DISTINCT queue FROM moved WHERE NOT discard) q\n"                \
+	")\n"                                                                            \
+	"SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM notified)"
+
+/* Maintenance statements touch at most this many rows at a time. */
+#define SQL_MAINT_BATCH "10000"
+
+/* Running jobs attempted before $1 (the stuck horizon), after id $2. */
+#define SQL_STUCK                                                                       \
+	"SELECT id, kind, attempt, max_attempts, coalesce(array_length(errors, 1), 0),\n" \
+	"  metadata ? 'cancel_attempted_at', (extract(epoch FROM attempted_at) * 1000000)::int8\n" \
+	"FROM {S}river_job\n"                                                            \
+	"WHERE state = 'running' AND attempted_at < $1::timestamptz AND id > $2::bigint\n" \
+	"ORDER BY id LIMIT 1000"
+
+/* River's JobRescueMany, guarded: only rows still running and still past
+ * the horizon ($2) are touched, so a job that finished meanwhile is not. */
+#define SQL_RESCUE                                                                      \
+	"UPDATE {S}river_job SET\n"                                                      \
+	"  errors = array_append(river_job.errors, u.error),\n"                          \
+	"  finalized_at = u.finalized_at,\n"                                             \
+	"  scheduled_at = coalesce(u.scheduled_at, river_job.scheduled_at),\n"           \
+	"  metadata = river_job.metadata || jsonb_build_object('river:rescue_count',\n"  \
+	"    coalesce(CASE WHEN jsonb_typeof(river_job.metadata -> 'river:rescue_count') = 'number'\n" \
+	"      THEN (river_job.metadata ->> 'river:rescue_count')::int END, 0) + 1),\n"  \
+	"  state = u.state\n"                                                            \
+	"FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, error jsonb,\n"              \
+	"  finalized_at timestamptz, scheduled_at timestamptz, state {S}river_job_state)\n" \
+	"WHERE river_job.id = u.id AND river_job.state = 'running'\n"                    \
+	"  AND river_job.attempted_at < $2::timestamptz\n"                               \
+	"RETURNING river_job.id"
+
+/* River's JobDeleteBefore: $1/$3/$5 enable cancelled/completed/discarded,
+ * $2/$4/$6 their retention in seconds. Returns rows deleted. */
+#define SQL_CLEAN                                                                       \
+	"WITH gone AS (\n"                                                               \
+	"  DELETE FROM {S}river_job WHERE id IN (\n"                                     \
+	"    SELECT id FROM {S}river_job\n"                                              \
+	"    WHERE (state = 'cancelled' AND $1::bool AND finalized_at < now() - make_interval(secs => $2::float8))\n" \
+	"       OR (state = 'completed' AND $3::bool AND finalized_at < now() - make_interval(secs => $4::float8))\n" \
+	"       OR (state = 'discarded' AND $5::bool AND finalized_at < now() - make_interval(secs => $6::float8))\n" \
+	"    ORDER BY id LIMIT " SQL_MAINT_BATCH ")\n"                                   \
+	"  RETURNING 1)\n"                                                               \
+	"SELECT count(*) FROM gone"
+
+/* River's queue cleaner: forget queues nobody reported for 24 h. */
+#define SQL_QUEUE_CLEAN                                                                 \
+	"DELETE FROM {S}river_queue WHERE name IN (SELECT name FROM {S}river_queue\n"    \
+	"  WHERE updated_at < now() - interval '24 hours' ORDER BY name LIMIT 1000)"
+
+/* Queue depth for metrics, sampled by the leader. */
+#define SQL_QUEUE_DEPTH                                                                 \
+	"SELECT queue, state, count(*) FROM {S}river_job\n"                              \
+	"WHERE state IN ('available', 'running', 'retryable', 'scheduled')\n"            \
+	"GROUP BY queue, state ORDER BY queue, state"
+
+/* Every daemon: report its queues ($1, a text[] literal) in river_queue as
+ * River's producers do, and learn whether each is paused. */
+#define SQL_QUEUE_UPSERT                                                                \
+	"INSERT INTO {S}river_queue (name, created_at, updated_at)\n"                    \
+	"SELECT n, now(), now() FROM unnest($1::text[]) n\n"                            \
+	"ON CONFLICT (name) DO UPDATE SET updated_at = EXCLUDED.updated_at\n"            \
+	"RETURNING name, paused_at IS NOT NULL"
+#define SQL_QUEUE_PAUSED                                                                \
+	"SELECT name, paused_at IS NOT NULL FROM {S}river_queue WHERE name = ANY($1::text[])"
 
 /* Schema version of line main; errors if river_migration lacks `line`. */
 #define SQL_SCHEMA_VERSION                                                             \

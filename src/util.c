@@ -202,7 +202,7 @@ int parse_duration_ms(const char *s, int64_t *out, const char **err)
 	char *end;
 	double v = strtod(s, &end);
 	if (end == s || !isfinite(v)) {
-		*err = "not a duration (use e.g. 250ms, 1s, 5m, 1h)";
+		*err = "not a duration (use e.g. 250ms, 1s, 5m, 1h, 7d)";
 		return -1;
 	}
 	while (isspace((unsigned char)*end))
@@ -216,8 +216,10 @@ int parse_duration_ms(const char *s, int64_t *out, const char **err)
 		mul = 60 * 1000;
 	else if (strcmp(end, "h") == 0)
 		mul = 3600 * 1000;
+	else if (strcmp(end, "d") == 0)
+		mul = 86400 * 1000;
 	else {
-		*err = *end ? "unknown unit (use ms, s, m or h)" : "missing unit (use ms, s, m or h)";
+		*err = *end ? "unknown unit (use ms, s, m, h or d)" : "missing unit (use ms, s, m, h or d)";
 		return -1;
 	}
 	double ms = v * mul;
@@ -235,7 +237,9 @@ int parse_duration_ms(const char *s, int64_t *out, const char **err)
 
 void fmt_duration_ms(int64_t ms, char *buf, size_t n)
 {
-	if (ms % 3600000 == 0 && ms >= 3600000)
+	if (ms % 86400000 == 0 && ms >= 86400000)
+		snprintf(buf, n, "%lldd", (long long)(ms / 86400000));
+	else if (ms % 3600000 == 0 && ms >= 3600000)
 		snprintf(buf, n, "%lldh", (long long)(ms / 3600000));
 	else if (ms % 60000 == 0 && ms >= 60000)
 		snprintf(buf, n, "%lldm", (long long)(ms / 60000));

@@ -67,7 +67,7 @@ wait_for() {
 # (plain INSERT, no NOTIFY). Prints the new id.
 insert_job() {
 	local kind=$1 args=$2 cols=${3:-} vals=${4:-}
-	if [[ ",$cols," != *",max_attempts,"* ]]; then
+	if [[ ",${cols// /}," != *",max_attempts,"* ]]; then
 		cols="max_attempts${cols:+,$cols}"
 		vals="25${vals:+,$vals}"
 	fi
@@ -126,4 +126,27 @@ stop_daemon() {
 # no_sanitizer_reports LOG: fails on ASan/UBSan/LSan output.
 no_sanitizer_reports() {
 	! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:|ThreadSanitizer' "$1"
+}
+
+# maint_config FILE ID [extra lines]: a daemon config with fast maintenance.
+maint_config() {
+	local f=$1 id=$2; shift 2
+	write_config "$f"
+	sed -i "s/^\[worker\]$/[worker]\nid = $id/; s/^level = debug/level = info/" "$f"
+	{
+		echo "[maintenance]"
+		echo "scheduler_interval = 300ms"
+		echo "rescuer_interval = 300ms"
+		echo "cleaner_interval = 300ms"
+		local l; for l in "$@"; do echo "$l"; done
+	} >>"$f"
+}
+
+# free_port: a TCP port nothing listens on.
+free_port() {
+	local p
+	for p in $(shuf -i 20000-40000 -n 50); do
+		(exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null || { echo "$p"; return; }
+	done
+	return 1
 }

@@ -26,7 +26,8 @@ static void durations(void)
 	CHECK(parse_duration_ms(" 2h", &ms, &err) == 0 && ms == 7200000);
 	CHECK(parse_duration_ms("0", &ms, &err) == 0 && ms == 0);
 	CHECK(parse_duration_ms("10", &ms, &err) < 0 && strstr(err, "missing unit"));
-	CHECK(parse_duration_ms("10d", &ms, &err) < 0 && strstr(err, "unknown unit"));
+	CHECK(parse_duration_ms("10w", &ms, &err) < 0 && strstr(err, "unknown unit"));
+	CHECK(parse_duration_ms("7d", &ms, &err) == 0 && ms == 604800000);
 	CHECK(parse_duration_ms("soon", &ms, &err) < 0);
 	CHECK(parse_duration_ms("-1s", &ms, &err) < 0);
 	char b[32];
@@ -73,17 +74,17 @@ static void split_lists(void)
 
 static void completion_encoding(void)
 {
-	completion a = {.job_id = 7, .state = "completed", .attempt = -1,
+	completion a = {.job_id = 7, .fetched_attempt = 1, .state = "completed", .attempt = -1,
 	                .finalized_at_us = 1800000000000000LL};
-	completion b = {.job_id = 8, .state = "available", .attempt = 0,
+	completion b = {.job_id = 8, .fetched_attempt = 1, .state = "available", .attempt = 0,
 	                .scheduled_at_us = 1800000000000000LL, .metadata_json = "{\"snoozes\":1}",
 	                .cancel_if_requested = true};
 	a.next = &b;
 	sb s = {0};
 	completer_encode(&s, &a, 2);
 	CHECK_STR(sb_str(&s),
-	          "[{\"id\":7,\"state\":\"completed\",\"finalized_at\":\"2027-01-15T08:00:00Z\","
-	          "\"cr\":false},{\"id\":8,\"state\":\"available\",\"attempt\":0,"
+	          "[{\"id\":7,\"fa\":1,\"state\":\"completed\",\"finalized_at\":\"2027-01-15T08:00:00Z\","
+	          "\"cr\":false},{\"id\":8,\"fa\":1,\"state\":\"available\",\"attempt\":0,"
 	          "\"scheduled_at\":\"2027-01-15T08:00:00Z\",\"metadata\":{\"snoozes\":1},"
 	          "\"cr\":true}]");
 	sb_free(&s);

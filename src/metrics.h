@@ -1,0 +1,33 @@
+/* metrics.h -- counters, histograms and the /metrics + /healthz endpoint
+ * (see metrics.c). Loop thread only. */
+#ifndef SLUICE_METRICS_H
+#define SLUICE_METRICS_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "util.h"
+
+/* Appends the daemon's gauges at scrape time. */
+typedef void (*metrics_gauges_fn)(sb *out, void *arg);
+/* NULL when healthy, else why not. */
+typedef const char *(*metrics_health_fn)(void *arg);
+
+int metrics_start(uv_loop_t *loop, const char *listen, metrics_gauges_fn gauges,
+                  metrics_health_fn health, void *arg, char *err, size_t errlen);
+void metrics_stop(void);
+void metrics_free(void);
+
+void metrics_job(const char *kind, const char *queue, const char *outcome, double seconds);
+void metrics_decrypt_failure(const char *key_id);
+void metrics_fetch_latency(double seconds);
+void metrics_complete_latency(double seconds);
+void metrics_depth_reset(void);
+void metrics_depth_set(const char *queue, const char *state, double n);
+
+/* For metrics_gauges_fn: a family header (type "gauge" or "counter"), then
+ * its samples. labels: rendered (name="value",...) or NULL. */
+void metrics_family(sb *out, const char *name, const char *type, const char *help);
+void metrics_sample(sb *out, const char *name, const char *labels, double v);
+
+#endif

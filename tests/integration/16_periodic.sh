@@ -1,0 +1,25 @@
+# Periodic jobs: enqueued by the leader only, once per tick even with two
+# daemons, through the encrypt hook.
+. tests/lib/common.sh
+new_db periodic
+"$B/sluice" keygen --out "$TMP/k.key" 2>/dev/null
+for id in a b; do
+	maint_config "$TMP/$id.ini" "worker-$id"
+	printf '[periodic]\nticker = @every 2s kind=demo.echo queue=default args={"tick": true}\n' >>"$TMP/$id.ini"
+	printf 'nightly = 0 3 * * * kind=demo.noop\n' >>"$TMP/$id.ini"
+	printf '[encryption]\nkeys = file:%s\n' "$TMP/k.key" >>"$TMP/$id.ini"
+	start_daemon "$TMP/$id.ini" "$TMP/$id.log" || finish
+done
+sleep 9
+ticks=$(q "SELECT count(*) FROM river_job WHERE metadata->>'periodic_job' = 'ticker'")
+distinct=$(q "SELECT count(DISTINCT metadata->>'periodic_tick') FROM river_job WHERE metadata->>'periodic_job' = 'ticker'")
+check "ticks enqueued (${ticks} in 9s)" test "$ticks" -ge 3
+assert_eq "$distinct" "$ticks" "each tick exactly once with two daemons"
+assert_eq 0 "$(q "SELECT count(*) FROM river_job WHERE metadata->>'periodic_job' = 'ticker' AND NOT args ? 'river_encrypt'")" \
+	"periodic args pass the encrypt hook"
+check "and they run" wait_for "SELECT count(*) >= 3 FROM river_job WHERE metadata->>'periodic_job' = 'ticker' AND metadata->'output' = '{\"tick\": true}'" 5
+assert_eq 0 "$(q "SELECT count(*) FROM (SELECT extract(epoch FROM (metadata->>'periodic_tick')::timestamptz)::bigint % 2 AS r FROM river_job WHERE metadata->>'periodic_job' = 'ticker') x WHERE r <> 0")" \
+	"@every ticks are aligned (every daemon computes the same ones)"
+assert_eq 0 "$(q "SELECT count(*) FROM river_job WHERE metadata->>'periodic_job' = 'nightly'")" "a 3 AM job is not run now"
+for id in a b; do stop_daemon "${DAEMON_PIDS[$([ $id = a ] && echo 0 || echo 1)]}"; done
+finish
