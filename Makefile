@@ -42,7 +42,7 @@ UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/syste
 PLUGINDIR ?= $(LIBDIR)/sluice/plugins
 PCDIR ?= $(LIBDIR)/pkgconfig
 
-.PHONY: all deps check check-asan run clean install uninstall
+.PHONY: all deps check check-asan run clean install uninstall bench
 all: $(B)/sluiced $(B)/sluice $(B)/plugins/demo.so
 
 $(B)/.deps-ok: scripts/deps
@@ -92,6 +92,16 @@ $(B)/tests/tools/%: tests/tools/%.c $(B)/.deps-ok
 	$(Q)$(CC) -std=c11 -D_DEFAULT_SOURCE $(OPT) $(WARN) $(SAN) -o $@ $<
 
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(wildcard tests/tools/*.c))
+
+$(B)/bench/ceiling: tests/bench/ceiling.c $(B)/libsluice.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  BENCH   $@")
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(B)/libsluice.a $(ALL_LDFLAGS) $(PKG_LIBS) -ldl -lm
+
+# Throughput side by side with the peers and the SQL ceiling (not a test).
+bench: all $(B)/bench/ceiling
+	@scripts/deps test bench
+	SLUICE_BUILD=$(B) tests/bench/run
 
 tests: all $(UNIT_BIN) $(TEST_PLUGINS) $(TEST_TOOLS)
 

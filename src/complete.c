@@ -11,28 +11,38 @@
 #include "sql.h"
 #include "util.h"
 
+/* Hot: one record per job written, so no printf here. */
 void completer_encode(sb *b, const completion *c, size_t n)
 {
 	char ts[40];
 	sb_putc(b, '[');
 	for (size_t i = 0; i < n && c; i++, c = c->next) {
-		if (i)
-			sb_putc(b, ',');
-		sb_printf(b, "{\"id\":%lld,\"fa\":%d,\"state\":\"%s\"", (long long)c->job_id,
-		          c->fetched_attempt, c->state);
-		if (c->attempt >= 0)
-			sb_printf(b, ",\"attempt\":%d", c->attempt);
+		sb_puts(b, i ? ",{\"id\":" : "{\"id\":");
+		sb_put_i64(b, c->job_id);
+		sb_puts(b, ",\"fa\":");
+		sb_put_i64(b, c->fetched_attempt);
+		sb_puts(b, ",\"state\":\"");
+		sb_puts(b, c->state);
+		sb_putc(b, '"');
+		if (c->attempt >= 0) {
+			sb_puts(b, ",\"attempt\":");
+			sb_put_i64(b, c->attempt);
+		}
 		if (c->error_json) {
 			sb_puts(b, ",\"error\":");
 			sb_puts(b, c->error_json);
 		}
 		if (c->finalized_at_us) {
 			fmt_rfc3339_us(c->finalized_at_us, ts);
-			sb_printf(b, ",\"finalized_at\":\"%s\"", ts);
+			sb_puts(b, ",\"finalized_at\":\"");
+			sb_puts(b, ts);
+			sb_putc(b, '"');
 		}
 		if (c->scheduled_at_us) {
 			fmt_rfc3339_us(c->scheduled_at_us, ts);
-			sb_printf(b, ",\"scheduled_at\":\"%s\"", ts);
+			sb_puts(b, ",\"scheduled_at\":\"");
+			sb_puts(b, ts);
+			sb_putc(b, '"');
 		}
 		if (c->metadata_json) {
 			sb_puts(b, ",\"metadata\":");

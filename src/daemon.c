@@ -148,14 +148,14 @@ static int64_t effective_timeout(const sluiced *d, const job *j)
 	return j->kind->timeout_ms ? j->kind->timeout_ms : d->cfg.job_timeout_ms;
 }
 
-void daemon_dispatch(sluiced *d, pq_queue *q, job *j)
+bool daemon_dispatch(sluiced *d, pq_queue *q, job *j)
 {
 	j->queue = q;
 	if (d->stopping) {
 		/* Fetched while stopping: back to available, untouched. */
 		completer_add(&d->comp, interrupted(j));
 		job_free(j);
-		return;
+		return false;
 	}
 	j->kind = registry_find(j->pub.kind);
 	running_add(d, j);
@@ -163,14 +163,14 @@ void daemon_dispatch(sluiced *d, pq_queue *q, job *j)
 		/* Nothing to run: River's unknown-kind error, retried as usual. */
 		registry_run(j);
 		on_job_done(j, d);
-		return;
+		return false;
 	}
 	j->timeout_ms = effective_timeout(d, j);
 	if (j->timeout_ms) {
 		j->deadline_ms = mono_ms() + (uint64_t)j->timeout_ms;
 		arm_deadline(d, j->deadline_ms);
 	}
-	pool_submit(&d->pool, j);
+	return true;
 }
 
 /* ---- shutdown -------------------------------------------------------------- */

@@ -91,8 +91,8 @@ void fetch_trigger_all(sluiced *d);
 pq_queue *fetch_queue_by_name(sluiced *d, const char *name);
 void fetch_stop(sluiced *d);
 
-/* daemon.c: called by the producer */
-void daemon_dispatch(sluiced *d, pq_queue *q, job *j);
+/* daemon.c: called by the producer. True when j is to go to the pool. */
+bool daemon_dispatch(sluiced *d, pq_queue *q, job *j);
 void daemon_maybe_finish(sluiced *d);
 
 #endif

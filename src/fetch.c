@@ -63,8 +63,17 @@ static void on_fetched(db_status st, PGresult *res, const char *err, void *arg)
 		return;
 	}
 	int n = PQntuples(res);
-	for (int i = 0; i < n; i++)
-		daemon_dispatch(d, q, job_from_row(res, i));
+	job *first = NULL, **end = &first;
+	size_t runnable = 0;
+	for (int i = 0; i < n; i++) {
+		job *j = job_from_row(res, i);
+		if (daemon_dispatch(d, q, j)) {
+			*end = j;
+			end = &j->pool_next;
+			runnable++;
+		}
+	}
+	pool_submit(&d->pool, first, runnable);
 	if (n > 0)
 		log_debug("fetched", LS("queue", q->name), LI("jobs", n), LI("limit", limit));
 	if (n == limit || q->again) {

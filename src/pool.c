@@ -1,35 +1,42 @@
-/* pool.c -- see pool.h. */
+/* pool.c -- see pool.h. Thread count matters: every thread beyond what the
+ * handlers need adds lock contention and wake-ups that take CPU from
+ * PostgreSQL on the same machine, so quick handlers run on about one thread
+ * per CPU, and blocking ones get threads as their jobs start to wait. */
 #include "pool.h"
 
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "registry.h"
 #include "util.h"
 
-typedef struct thread_arg {
-	pool *p;
-} thread_arg;
+/* A queued job waiting this long with no idle thread means the handlers
+ * block: start more threads. */
+#define STALL_MS 2
+/* Threads started per stall check, so a burst of sleepers ramps up fast
+ * without a thread per job of a burst of quick ones. */
+#define SPAWN_PER_CHECK 32
 
 static void *worker_main(void *arg)
 {
 	pool *p = arg;
+	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		pthread_mutex_lock(&p->mu);
 		while (!p->head && !p->stopping) {
 			p->idle++;
 			pthread_cond_wait(&p->cv, &p->mu);
 			p->idle--;
 		}
-		if (!p->head) { /* stopping */
-			pthread_mutex_unlock(&p->mu);
-			return NULL;
-		}
+		if (!p->head)
+			break; /* stopping */
 		job *j = p->head;
 		p->head = j->pool_next;
 		if (!p->head)
 			p->tail = NULL;
+		else
+			p->head_since_ms = mono_ms();
 		p->queued--;
 		pthread_mutex_unlock(&p->mu);
 
@@ -44,7 +51,10 @@ static void *worker_main(void *arg)
 		p->done_tail = j;
 		pthread_mutex_unlock(&p->done_mu);
 		uv_async_send(&p->async);
+		pthread_mutex_lock(&p->mu);
 	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
 }
 
 static void on_async(uv_async_t *a)
@@ -62,49 +72,84 @@ static void on_async(uv_async_t *a)
 	}
 }
 
-int pool_init(pool *p, uv_loop_t *loop, size_t max_threads, pool_done_cb on_done, void *arg)
-{
-	*p = (pool){.max_threads = max_threads, .on_done = on_done, .arg = arg};
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
-	pthread_mutex_init(&p->done_mu, NULL);
-	p->threads = xcalloc(max_threads, sizeof *p->threads);
-	p->async.data = p;
-	return uv_async_init(loop, &p->async, on_async);
-}
-
-static void spawn(pool *p)
+/* With p->mu held. */
+static void spawn(pool *p, size_t n)
 {
 	/* Signals belong to the loop thread: workers start with all blocked. */
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int rc = pthread_create(&p->threads[p->nthreads], NULL, worker_main, p);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc == 0)
+	for (; n && p->nthreads < p->max_threads; n--) {
+		if (pthread_create(&p->threads[p->nthreads], NULL, worker_main, p) != 0) {
+			if (p->nthreads == 0)
+				abort(); /* not a single thread: nothing can ever run */
+			log_warn("cannot start worker thread; continuing with fewer",
+			         LI("threads", (int64_t)p->nthreads));
+			break;
+		}
 		p->nthreads++;
-	else if (p->nthreads == 0)
-		abort(); /* not a single thread: nothing can ever run */
-	else
-		log_warn("cannot start worker thread; continuing with fewer",
-		         LI("threads", p->nthreads));
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-void pool_submit(pool *p, job *j)
+static void on_stall_check(uv_timer_t *t)
 {
+	pool *p = t->data;
 	pthread_mutex_lock(&p->mu);
-	j->pool_next = NULL;
-	if (p->tail)
-		p->tail->pool_next = j;
-	else
-		p->head = j;
-	p->tail = j;
-	p->queued++;
-	bool need_thread = p->queued > p->idle && p->nthreads < p->max_threads;
-	pthread_cond_signal(&p->cv);
-	if (need_thread)
-		spawn(p);
+	if (!p->head) {
+		uv_timer_stop(t);
+	} else if (p->idle == 0 && mono_ms() - p->head_since_ms >= STALL_MS) {
+		size_t want = p->queued < SPAWN_PER_CHECK ? p->queued : SPAWN_PER_CHECK;
+		spawn(p, want);
+	}
 	pthread_mutex_unlock(&p->mu);
+}
+
+int pool_init(pool *p, uv_loop_t *loop, size_t max_threads, pool_done_cb on_done, void *arg)
+{
+	*p = (pool){.max_threads = max_threads, .on_done = on_done, .arg = arg};
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	p->eager_threads = cpus > 0 ? (size_t)cpus : 1;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	pthread_mutex_init(&p->done_mu, NULL);
+	p->threads = xcalloc(max_threads, sizeof *p->threads);
+	p->async.data = p;
+	uv_timer_init(loop, &p->stall);
+	p->stall.data = p;
+	return uv_async_init(loop, &p->async, on_async);
+}
+
+void pool_submit(pool *p, job *first, size_t n)
+{
+	if (!n)
+		return;
+	job *last = first;
+	while (last->pool_next)
+		last = last->pool_next;
+	pthread_mutex_lock(&p->mu);
+	if (!p->head)
+		p->head_since_ms = mono_ms();
+	if (p->tail)
+		p->tail->pool_next = first;
+	else
+		p->head = first;
+	p->tail = last;
+	p->queued += n;
+	/* Up to one thread per CPU straight away; more only on a stall. */
+	if (p->queued > p->idle && p->nthreads < p->eager_threads) {
+		size_t want = p->queued - p->idle;
+		size_t room = p->eager_threads - p->nthreads;
+		spawn(p, want < room ? want : room);
+	}
+	if (n >= p->idle)
+		pthread_cond_broadcast(&p->cv);
+	else
+		for (size_t i = 0; i < n; i++)
+			pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	if (!uv_is_active((uv_handle_t *)&p->stall))
+		uv_timer_start(&p->stall, on_stall_check, 1, 1);
 }
 
 void pool_stop(pool *p, bool wait_for_running)

@@ -1,12 +1,15 @@
-/* pool.h -- worker threads that run handlers. The loop thread submits jobs;
- * finished jobs come back to the loop through one uv_async. Threads start on
- * demand up to the total worker count and then stay. */
+/* pool.h -- worker threads that run handlers. The loop thread submits the
+ * jobs of a fetch as one batch; finished jobs come back through one
+ * uv_async. Threads start as the work needs them: up to one per CPU at
+ * once, more only when queued jobs wait (handlers that block), up to the
+ * total worker count; then they stay. */
 #ifndef SLUICE_POOL_H
 #define SLUICE_POOL_H
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "job.h"
@@ -18,23 +21,26 @@ typedef struct pool {
 	pthread_cond_t cv;
 	job *head, *tail; /* submitted, not yet picked up */
 	size_t queued;
-	size_t nthreads, max_threads, idle;
+	uint64_t head_since_ms; /* when the job now at the head was queued */
+	size_t nthreads, max_threads, eager_threads, idle;
 	pthread_t *threads;
 	bool stopping;
 
 	pthread_mutex_t done_mu;
 	job *done_head, *done_tail;
 	uv_async_t async;
+	uv_timer_t stall; /* watches for queued jobs nobody picks up */
 	pool_done_cb on_done;
 	void *arg;
 } pool;
 
 int pool_init(pool *p, uv_loop_t *loop, size_t max_threads, pool_done_cb on_done, void *arg);
-void pool_submit(pool *p, job *j);
+/* Submits a list of n jobs linked by pool_next. */
+void pool_submit(pool *p, job *first, size_t n);
 /* Stops idle threads and joins them. Threads still inside a handler are
  * detached (the process is exiting without waiting for them). */
 void pool_stop(pool *p, bool wait_for_running);
-/* After the loop closed the async handle and threads were joined. */
+/* After the loop closed the handles and threads were joined. */
 void pool_free(pool *p);
 
 #endif

@@ -439,7 +439,9 @@ void registry_run(job *j)
 	    .cancel_reason = atomic_load(&j->cancel_reason),
 	    .kind_known = j->kind != NULL,
 	};
-	double r01 = (double)randombytes_uniform(1u << 30) / (double)(1u << 30);
+	/* Jitter only matters for a retry; getrandom() per job is not free. */
+	bool may_retry = j->result.outcome != SLUICE_OK || !f.kind_known || f.cancel_reason;
+	double r01 = may_retry ? (double)randombytes_uniform(1u << 30) / (double)(1u << 30) : 0.5;
 	j->done = outcome_build(&f, &j->result, now_us(), r01);
 	/* Children go with a completed job only. */
 	if (strcmp(j->done->state, "completed") == 0) {

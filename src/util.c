@@ -94,6 +94,19 @@ void sb_printf(sb *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+void sb_put_i64(sb *b, int64_t v)
+{
+	char tmp[24];
+	int i = sizeof tmp;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	do
+		tmp[--i] = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		tmp[--i] = '-';
+	sb_putn(b, tmp + i, sizeof tmp - (size_t)i);
+}
+
 void sb_json_strn(sb *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -150,17 +163,25 @@ uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* "YYYY-MM-DDTHH:MM:SS" of us; the last second formatted is kept per
+ * thread, since timestamps arrive in runs (one per job written). */
 static void fmt_date(int64_t us, char *buf, int64_t *frac_us)
 {
+	static _Thread_local time_t cached_secs = -1;
+	static _Thread_local char cached[24];
 	time_t secs = (time_t)(us / 1000000);
 	int64_t frac = us % 1000000;
 	if (frac < 0) {
 		frac += 1000000;
 		secs -= 1;
 	}
-	struct tm tm;
-	gmtime_r(&secs, &tm);
-	strftime(buf, 24, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (secs != cached_secs) {
+		struct tm tm;
+		gmtime_r(&secs, &tm);
+		strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_secs = secs;
+	}
+	memcpy(buf, cached, 20);
 	*frac_us = frac;
 }
 
@@ -171,7 +192,8 @@ void fmt_rfc3339_us(int64_t us, char *buf)
 	size_t n = strlen(buf);
 	if (frac) {
 		char f[8];
-		snprintf(f, sizeof f, "%06lld", (long long)frac);
+		for (int i = 5; i >= 0; i--, frac /= 10)
+			f[i] = (char)('0' + frac % 10);
 		int end = 6;
 		while (end > 0 && f[end - 1] == '0')
 			end--;

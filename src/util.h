@@ -30,6 +30,7 @@ void sb_putn(sb *b, const char *s, size_t n);
 void sb_puts(sb *b, const char *s);
 void sb_putc(sb *b, char c);
 void sb_printf(sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_put_i64(sb *b, int64_t v);
 /* Appends s as a JSON string literal, quotes included. */
 void sb_json_str(sb *b, const char *s);
 void sb_json_strn(sb *b, const char *s, size_t n);

@@ -2,6 +2,9 @@
  * insert hooks and key rules as the daemon, inserted River's way (unique
  * keys honoured, NOTIFY for available jobs). */
 #include <ctype.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,9 @@
 #include "registry.h"
 #include "sql.h"
 #include "util.h"
+
+/* Rows per INSERT statement when reading stdin. */
+#define STDIN_BATCH 1000
 
 static void help(void)
 {
@@ -34,8 +40,16 @@ static void help(void)
 	       "  --unique-period DUR     ... within periods of DUR (e.g. 1h)\n"
 	       "  --no-encrypt            store plaintext (refused for strict kinds)\n"
 	       "\n"
+	       "sluice enqueue --stdin [KIND] [options]\n"
+	       "  Reads JSON lines from stdin: with KIND, each line is one job's args;\n"
+	       "  without, each line is {\"kind\": ..., \"args\": {...}} with optional queue,\n"
+	       "  priority, max_attempts, scheduled_at (RFC 3339), tags, metadata. The options\n"
+	       "  above are defaults for every line. Everything goes in one transaction, %d\n"
+	       "  rows per statement: a bad line inserts nothing and names its line number.\n"
+	       "\n"
 	       "Exit codes: 0 inserted (or skipped as a unique duplicate), 1 refused or failed,\n"
-	       "64 bad usage, 69 database unreachable, 78 configuration error.\n");
+	       "64 bad usage, 69 database unreachable, 78 configuration error.\n",
+	       STDIN_BATCH);
 }
 
 static int parse_int(const char *v, int lo, int hi, int *out)
@@ -117,11 +131,156 @@ int cli_setup_hooks(cli *c)
 	return 0;
 }
 
+/* A stdin line that is a whole job: {"kind": ..., "args": {...}, ...}, the
+ * command-line options giving defaults. */
+static int object_line(const char *line, const sluice_enqueue_opts *defaults, int flags,
+                       int64_t now, insert_job **out, char *err, size_t errlen)
+{
+	json_object *o = json_tokener_parse(line), *v;
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		snprintf(err, errlen, "not a JSON object (want {\"kind\": ..., \"args\": {...}})");
+		return -1;
+	}
+	sluice_enqueue_opts opt = *defaults;
+	const char *kind = json_object_object_get_ex(o, "kind", &v) && json_object_is_type(v, json_type_string)
+	                       ? json_object_get_string(v)
+	                       : NULL;
+	const char *args = json_object_object_get_ex(o, "args", &v)
+	                       ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+	                                                                JSON_C_TO_STRING_NOSLASHESCAPE)
+	                       : "{}";
+	int rc = 0;
+	if (json_object_object_get_ex(o, "queue", &v))
+		opt.queue = json_object_get_string(v);
+	if (json_object_object_get_ex(o, "priority", &v))
+		opt.priority = json_object_is_type(v, json_type_int) ? json_object_get_int(v) : -1;
+	if (json_object_object_get_ex(o, "max_attempts", &v))
+		opt.max_attempts = json_object_is_type(v, json_type_int) ? json_object_get_int(v) : -1;
+	if (json_object_object_get_ex(o, "tags", &v))
+		opt.tags = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+	if (json_object_object_get_ex(o, "metadata", &v))
+		opt.metadata = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+	if (json_object_object_get_ex(o, "scheduled_at", &v) &&
+	    (!json_object_is_type(v, json_type_string) ||
+	     parse_time(json_object_get_string(v), now, &opt.scheduled_at_us) < 0)) {
+		snprintf(err, errlen, "scheduled_at: want an RFC 3339 time or +DURATION");
+		rc = -1;
+	}
+	if (rc == 0 && !kind) {
+		snprintf(err, errlen, "no \"kind\"");
+		rc = -1;
+	}
+	if (rc == 0)
+		rc = insert_prepare(kind, args, &opt, now, flags, out, err, errlen);
+	json_object_put(o);
+	return rc;
+}
+
+static int exec_ok(PGconn *conn, const char *sql)
+{
+	PGresult *r = PQexec(conn, sql);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		cli_fail(1, "%s", str_trim(PQresultErrorMessage(r)));
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+/* Sends one batch; adds the rows inserted to *inserted. */
+static int send_batch(PGconn *conn, const char *sql, sb *rows, const char *channel,
+                      long long *inserted)
+{
+	sb_putc(rows, ']');
+	const char *params[] = {sb_str(rows), channel};
+	PGresult *r = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+	int rc = 0;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		rc = cli_fail(1, "insert failed: %s; nothing inserted", str_trim(PQresultErrorMessage(r)));
+	else
+		*inserted += PQntuples(r);
+	PQclear(r);
+	sb_reset(rows);
+	sb_putc(rows, '[');
+	return rc;
+}
+
+static int enqueue_stdin(cli *c, const char *kind, const sluice_enqueue_opts *defaults, int flags)
+{
+	PGconn *conn = cli_connect(c);
+	if (!conn)
+		return EXIT_DB;
+	char *channel = cli_insert_channel(c, conn);
+	char *sql = sql_render(SQL_INSERT_JOBS, c->cfg.db_schema);
+	bool tty = isatty(STDERR_FILENO);
+	int rc = exec_ok(conn, "BEGIN") < 0 ? 1 : 0;
+	sb rows = {0};
+	sb_putc(&rows, '[');
+	long long lineno = 0, queued = 0, inserted = 0, encrypted = 0;
+	char *line = NULL, kid[33] = "", err[512];
+	size_t cap = 0;
+	ssize_t n;
+	int64_t t0 = now_us();
+	while (rc == 0 && (n = getline(&line, &cap, stdin)) >= 0) {
+		lineno++;
+		while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		if (!*str_trim(line))
+			continue;
+		insert_job *j;
+		int64_t now = now_us();
+		int prc = kind ? insert_prepare(kind, line, defaults, now, flags, &j, err, sizeof err)
+		               : object_line(line, defaults, flags, now, &j, err, sizeof err);
+		if (prc < 0) {
+			rc = cli_fail(1, "stdin line %lld: %s; nothing inserted", lineno, err);
+			break;
+		}
+		if (enc_key_id_of(j->args, strlen(j->args), kid) == 1)
+			encrypted++;
+		if (rows.len > 1)
+			sb_putc(&rows, ',');
+		insert_encode(&rows, j, 0);
+		insert_free(j);
+		if (++queued % STDIN_BATCH == 0) {
+			rc = send_batch(conn, sql, &rows, channel, &inserted);
+			if (tty && queued % (STDIN_BATCH * 10) == 0)
+				fprintf(stderr, "\r%lld jobs...", queued);
+		}
+	}
+	free(line);
+	if (rc == 0 && rows.len > 1)
+		rc = send_batch(conn, sql, &rows, channel, &inserted);
+	if (rc == 0)
+		rc = exec_ok(conn, "COMMIT") < 0 ? 1 : 0;
+	else
+		PQclear(PQexec(conn, "ROLLBACK"));
+	if (tty && queued >= STDIN_BATCH * 10)
+		fputc('\n', stderr);
+	double secs = (double)(now_us() - t0) / 1e6;
+	if (rc == 0) {
+		if (c->json)
+			printf("{\"inserted\":%lld,\"skipped_unique\":%lld,\"encrypted\":%lld,"
+			       "\"seconds\":%.3f}\n",
+			       inserted, queued - inserted, encrypted, secs);
+		else
+			printf("inserted %lld jobs (%lld skipped as unique duplicates, %lld encrypted%s%s) "
+			       "in %.2fs, %.0f/s\n",
+			       inserted, queued - inserted, encrypted, encrypted ? " with key " : "",
+			       encrypted ? kid : "", secs, secs > 0 ? (double)queued / secs : 0.0);
+	}
+	sb_free(&rows);
+	free(sql);
+	free(channel);
+	PQfinish(conn);
+	return rc;
+}
+
 int cmd_enqueue(cli *c)
 {
 	const char *kind = NULL, *args = NULL, *v;
 	sluice_enqueue_opts o = {.size = sizeof o};
 	int flags = 0;
+	bool from_stdin = false;
 	char *tags = NULL;
 	int64_t now = now_us();
 	for (int i = 1; i < c->argc; i++) {
@@ -172,6 +331,8 @@ int cmd_enqueue(cli *c)
 			o.unique_period_s = ms / 1000;
 		} else if (cli_opt(c->argc, c->argv, &i, "--no-encrypt", NULL)) {
 			flags |= INSERT_NO_ENCRYPT;
+		} else if (cli_opt(c->argc, c->argv, &i, "--stdin", NULL)) {
+			from_stdin = true;
 		} else if (a[0] == '-' && a[1]) {
 			free(tags);
 			return cli_fail(EXIT_USAGE, "enqueue: unknown option '%s'", a);
@@ -184,14 +345,25 @@ int cmd_enqueue(cli *c)
 			return cli_fail(EXIT_USAGE, "enqueue: too many arguments");
 		}
 	}
-	if (!kind) {
+	if (!kind && !from_stdin) {
 		free(tags);
 		help();
 		return EXIT_USAGE;
 	}
+	if (from_stdin && args) {
+		free(tags);
+		return cli_fail(EXIT_USAGE, "enqueue --stdin takes args from stdin, not the command line");
+	}
 	int rc = cli_setup_hooks(c);
 	if (rc) {
 		free(tags);
+		return rc;
+	}
+	if (from_stdin) {
+		rc = enqueue_stdin(c, kind, &o, flags);
+		free(tags);
+		enc_shutdown();
+		registry_unload();
 		return rc;
 	}
 	char err[512];

@@ -38,16 +38,19 @@ pg_start() {
 	if [ ! -f "$PG_DATA/PG_VERSION" ]; then
 		pg_as "$bin/initdb" -D "$PG_DATA" -A trust -U postgres -E UTF8 --locale=C \
 			--no-sync >"$PG_DIR/initdb.log" 2>&1 || { cat "$PG_DIR/initdb.log" >&2; return 1; }
-		# Test speed over durability; enough connections for several daemons.
+		# Enough connections for several daemons; for tests, speed over
+		# durability (PG_DURABLE=1 keeps PostgreSQL's durable defaults).
 		cat >>"$PG_DATA/postgresql.conf" <<-CONF
 		listen_addresses = ''
 		unix_socket_directories = '$PG_DIR'
-		fsync = off
-		synchronous_commit = off
-		full_page_writes = off
 		max_connections = 200
 		shared_buffers = 256MB
 		log_min_messages = warning
+		CONF
+		[ -n "${PG_DURABLE:-}" ] || cat >>"$PG_DATA/postgresql.conf" <<-CONF
+		fsync = off
+		synchronous_commit = off
+		full_page_writes = off
 		CONF
 	fi
 	pg_as "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_DIR/server.log" -o "-p $PGPORT" -w -t 60 start \
