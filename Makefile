@@ -25,7 +25,8 @@ ALL_LDFLAGS = $(SAN) -pthread $(LDFLAGS)
 CORE := log util json config migrations migrate db job outcome registry pool complete \
         fetch daemon notify keys crypto encrypt hooks insert cron periodic_parse \
         leader maint control metrics
-CLI := cli/main cli/migrate cli/enqueue cli/keygen
+CLI := cli/main cli/migrate cli/enqueue cli/keygen cli/keys cli/reencrypt cli/jobs cli/queues \
+       cli/table
 CORE_OBJ := $(CORE:%=$(B)/obj/%.o)
 CLI_OBJ := $(CLI:%=$(B)/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)

@@ -25,7 +25,7 @@ static void set_paused(sluiced *d, pq_queue *q, bool paused, const char *why)
 	q->paused = paused;
 	log_info(paused ? "queue paused" : "queue resumed", LS("queue", q->name), LS("via", why));
 	if (!paused)
-		fetch_trigger(q);
+		fetch_trigger(q, FETCH_NEW_WORK);
 	(void)d;
 }
 

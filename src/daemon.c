@@ -137,7 +137,7 @@ static void on_job_done(job *j, void *arg)
 	d->jobs_done++;
 	pq_queue *q = j->queue;
 	job_free(j);
-	fetch_trigger(q);
+	fetch_trigger(q, FETCH_SLOT_FREED);
 	daemon_maybe_finish(d);
 }
 
@@ -594,7 +594,7 @@ static void on_notify(db_conn *c, const char *channel, const char *payload, void
 	    json_object_is_type(qv, json_type_string)) {
 		pq_queue *q = fetch_queue_by_name(d, json_object_get_string(qv));
 		if (q)
-			fetch_trigger(q);
+			fetch_trigger(q, FETCH_NEW_WORK);
 	}
 	json_object_put(o);
 }

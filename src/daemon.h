@@ -26,7 +26,8 @@ typedef struct pq_queue {
 	int running;
 	bool paused;
 	bool fetching;      /* a fetch is in flight */
-	bool again;         /* triggered meanwhile: fetch again after it */
+	bool again;         /* new work announced meanwhile: fetch again after it */
+	bool backlog;       /* the last fetch came back full: more jobs wait */
 	bool cooldown_armed;
 	uint64_t last_fetch_ms;
 	uv_timer_t cooldown;
@@ -85,8 +86,12 @@ struct sluiced {
 int daemon_run(const char *config_path);
 
 /* fetch.c: the producer */
+/* Why a fetch is asked for: new work may exist (notification, poll,
+ * resume), or a slot freed up while jobs may be waiting. */
+enum fetch_reason { FETCH_NEW_WORK, FETCH_SLOT_FREED };
+
 void fetch_init_queues(sluiced *d);
-void fetch_trigger(pq_queue *q);
+void fetch_trigger(pq_queue *q, enum fetch_reason why);
 void fetch_trigger_all(sluiced *d);
 pq_queue *fetch_queue_by_name(sluiced *d, const char *name);
 void fetch_stop(sluiced *d);

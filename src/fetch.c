@@ -1,7 +1,13 @@
 /* fetch.c -- the producer: per queue, fetch as many available jobs as there
  * are free worker slots, with River's query. Triggers: LISTEN river_insert,
  * the poll timer (Python and Ruby clients never NOTIFY), and freed slots;
- * fetch_cooldown spaces fetches of one queue so bursts coalesce. */
+ * fetch_cooldown spaces fetches of one queue so bursts coalesce.
+ *
+ * One fetch per queue is in flight at a time, so under load the fetch
+ * statement is the pipeline's pace: each should be large (its fixed cost
+ * spread over many rows) but not huge (PostgreSQL's cost per row grows past
+ * about a thousand). So a backlog is refilled once half the slots (at most
+ * FETCH_MAX_BATCH) are free, not at every freed slot. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +15,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
+
+/* Rows per fetch statement at most (best measured: tests/bench). */
+#define FETCH_MAX_BATCH 1000
 
 typedef struct fetch_req {
 	pq_queue *q;
@@ -20,7 +29,14 @@ static void on_cooldown(uv_timer_t *t)
 {
 	pq_queue *q = t->data;
 	q->cooldown_armed = false;
-	fetch_trigger(q);
+	fetch_trigger(q, FETCH_NEW_WORK);
+}
+
+/* Free slots worth a fetch while refilling a backlog. */
+static int refill_batch(const pq_queue *q)
+{
+	int half = q->max_workers / 2;
+	return half < FETCH_MAX_BATCH ? (half > 0 ? half : 1) : FETCH_MAX_BATCH;
 }
 
 void fetch_init_queues(sluiced *d)
@@ -76,14 +92,17 @@ static void on_fetched(db_status st, PGresult *res, const char *err, void *arg)
 	pool_submit(&d->pool, first, runnable);
 	if (n > 0)
 		log_debug("fetched", LS("queue", q->name), LI("jobs", n), LI("limit", limit));
-	if (n == limit || q->again) {
+	q->backlog = n == limit;
+	if (q->again) {
 		q->again = false;
-		fetch_trigger(q);
+		fetch_trigger(q, FETCH_NEW_WORK);
+	} else if (q->backlog) {
+		fetch_trigger(q, FETCH_SLOT_FREED);
 	}
 	daemon_maybe_finish(d);
 }
 
-void fetch_trigger(pq_queue *q)
+void fetch_trigger(pq_queue *q, enum fetch_reason why)
 {
 	sluiced *d = q->d;
 	if (!d->ready || d->stopping || q->paused)
@@ -91,10 +110,16 @@ void fetch_trigger(pq_queue *q)
 	int free_slots = q->max_workers - q->running;
 	if (free_slots <= 0)
 		return; /* a finishing job triggers again */
+	if (why == FETCH_SLOT_FREED &&
+	    (!q->backlog || (free_slots < refill_batch(q) && q->running > 0)))
+		return; /* nothing known to wait, or too few slots yet */
 	if (q->fetching) {
-		q->again = true;
+		if (why == FETCH_NEW_WORK)
+			q->again = true;
 		return;
 	}
+	if (free_slots > FETCH_MAX_BATCH)
+		free_slots = FETCH_MAX_BATCH;
 	uint64_t now = mono_ms();
 	uint64_t next = q->last_fetch_ms + (uint64_t)d->cfg.fetch_cooldown_ms;
 	if (q->last_fetch_ms && now < next) {
@@ -120,7 +145,7 @@ void fetch_trigger(pq_queue *q)
 void fetch_trigger_all(sluiced *d)
 {
 	for (size_t i = 0; i < d->nqueues; i++)
-		fetch_trigger(&d->queues[i]);
+		fetch_trigger(&d->queues[i], FETCH_NEW_WORK);
 }
 
 void fetch_stop(sluiced *d)

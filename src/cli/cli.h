@@ -30,6 +30,10 @@ bool cli_opt(int argc, char **argv, int *i, const char *opt, const char **val);
 int cmd_migrate(cli *c);
 int cmd_enqueue(cli *c);
 int cmd_keygen(cli *c);
+int cmd_keys(cli *c);
+int cmd_reencrypt(cli *c);
+int cmd_jobs(cli *c);
+int cmd_queues(cli *c);
 
 /* "<schema>.river_insert" as River names it (current_schema() if none). */
 char *cli_insert_channel(cli *c, PGconn *conn);

@@ -27,8 +27,15 @@ typedef struct command {
 static const command commands[] = {
     {"migrate", cmd_migrate, "create, upgrade or remove River's schema (up, down, status)", false,
      false},
-    {"enqueue", cmd_enqueue, "insert a job, encrypted by the configured rules", true, false},
+    {"enqueue", cmd_enqueue, "insert jobs (one, or JSON lines from stdin), encrypted by the rules",
+     true, false},
     {"keygen", cmd_keygen, "make a new 32-byte key (base64) and show its key id", false, true},
+    {"keys", cmd_keys, "status: jobs per key id and state; which keys may be removed", true,
+     false},
+    {"reencrypt", cmd_reencrypt, "rewrite plaintext and old-key args to the current key, online",
+     true, false},
+    {"jobs", cmd_jobs, "list, get, retry, cancel or delete jobs", true, false},
+    {"queues", cmd_queues, "list, pause or resume queues", false, false},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,402 @@
+/* reencrypt.c -- `sluice reencrypt`: rewrites plaintext args of kinds the
+ * filters encrypt, and args under an older key or algorithm, to the current
+ * key, online. Each batch is one short transaction over rows locked FOR
+ * UPDATE SKIP LOCKED, never running ones: a worker fetching a row skips it
+ * while it is locked here, and a row a worker holds is skipped here and
+ * taken on a later pass. Every new envelope is opened again and compared
+ * with the plaintext before the batch commits, so an interruption (even
+ * SIGKILL) leaves each row either as it was or rewritten, never broken;
+ * running it again continues. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "crypto.h"
+#include "encrypt.h"
+#include "keys.h"
+#include "migrate.h"
+#include "registry.h"
+#include "table.h"
+#include "util.h"
+
+#define DEFAULT_BATCH 500
+/* Passes over the table before giving up on rows that stay locked. */
+#define MAX_PASSES 10
+/* Exit code when rows remain that could not be rewritten. */
+#define EXIT_INCOMPLETE 2
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static void help(void)
+{
+	printf("usage: sluice reencrypt [--dry-run] [--batch N] [--kinds a,b] [--include-finished]\n"
+	       "\n"
+	       "Rewrites, to the current (first) key and algorithm: plaintext args of kinds\n"
+	       "[encryption] encrypts, and args under older keys or another algorithm. Online:\n"
+	       "running jobs are never touched, rows are locked with SKIP LOCKED in short\n"
+	       "transactions of N rows (default %d), and each new envelope is verified by\n"
+	       "decrypting it before commit. Interrupt it at any time (Ctrl-C finishes the\n"
+	       "batch in hand); run it again to continue. Run it only once every daemon has\n"
+	       "the current key.\n"
+	       "\n"
+	       "  --dry-run           count what would be rewritten, by source and kind\n"
+	       "  --kinds a,b         only these kinds\n"
+	       "  --include-finished  also completed, cancelled and discarded jobs\n"
+	       "\n"
+	       "Exit codes: 0 nothing left to rewrite, 1 failed, %d rows left (under keys not\n"
+	       "configured here, malformed, or locked throughout), 130 interrupted.\n",
+	       DEFAULT_BATCH, EXIT_INCOMPLETE);
+}
+
+typedef struct counts {
+	long long rewritten, from_plain, from_key, unreadable;
+} counts;
+
+/* The rows to rewrite: $1 current algorithm, $2 current key id, $3 kinds
+ * (text[] or NULL), $4 include finished, $5/$6 the kind filters. */
+static const char where_clause[] =
+    "state <> 'running'\n"
+    "  AND ($4::bool OR state NOT IN ('completed', 'cancelled', 'discarded'))\n"
+    "  AND ($3::text[] IS NULL OR kind = ANY($3::text[]))\n"
+    "  AND CASE WHEN args ? 'river_encrypt'\n"
+    "    THEN jsonb_typeof(args -> 'river_encrypt') <> 'string'\n"
+    "      OR split_part(args ->> 'river_encrypt', '.', 2) <> $1\n"
+    "      OR split_part(args ->> 'river_encrypt', '.', 3) <> $2\n"
+    "    ELSE CASE WHEN cardinality($5::text[]) > 0 THEN kind = ANY($5::text[])\n"
+    "      ELSE NOT (kind = ANY($6::text[])) END END";
+
+static char *array_literal(char *const *v)
+{
+	sb b = {0};
+	sb_putc(&b, '{');
+	for (size_t i = 0; v && v[i]; i++) {
+		if (i)
+			sb_putc(&b, ',');
+		sb_json_str(&b, v[i]); /* a quoted, escaped element */
+	}
+	sb_putc(&b, '}');
+	return sb_take(&b);
+}
+
+/* Rewrites one row's args; NULL when it cannot be read here. */
+static char *rewrite(const enc_policy *p, const char *kind, const char *args, counts *n,
+                     char *err, size_t errlen, int *fatal)
+{
+	const char *tok;
+	size_t toklen, plen;
+	char *hold = NULL, why[256], *pt = NULL;
+	int e = args_envelope(args, strlen(args), &tok, &toklen, &hold, why, sizeof why);
+	bool from_plain = e == 0;
+	if (e == 0) {
+		pt = xstrdup(args);
+		plen = strlen(pt);
+	} else if (e == 1) {
+		envelope env;
+		if (envelope_parse(tok, toklen, &env, why, sizeof why) == 0) {
+			int ki = keyring_find(p->keys, env.kid);
+			const sluice_encryptor *enc = crypto_find(env.alg);
+			if (ki >= 0 && enc &&
+			    envelope_open(&env, enc, keyring_key(p->keys, ki), kind, &pt, &plen, why,
+			                  sizeof why) < 0)
+				pt = NULL;
+			envelope_free(&env);
+		}
+	}
+	free(hold);
+	if (!pt) {
+		n->unreadable++;
+		return NULL;
+	}
+	char *sealed = envelope_seal(p->alg, p->keys->ids[0], keyring_key(p->keys, 0), kind, pt,
+	                             plen, NULL);
+	/* Verify before it can be committed: the new envelope must open to the
+	 * very same bytes. */
+	char *back = NULL;
+	size_t blen = 0;
+	bool ok = false;
+	if (sealed && args_envelope(sealed, strlen(sealed), &tok, &toklen, &hold, why, sizeof why) == 1) {
+		envelope env;
+		if (envelope_parse(tok, toklen, &env, why, sizeof why) == 0) {
+			ok = envelope_open(&env, p->alg, keyring_key(p->keys, 0), kind, &back, &blen, why,
+			                   sizeof why) == 0 &&
+			     blen == plen && memcmp(back, pt, plen) == 0;
+			envelope_free(&env);
+		}
+		free(hold);
+	}
+	crypto_free_plain(back, blen);
+	crypto_free_plain(pt, plen);
+	if (!ok) {
+		snprintf(err, errlen, "verification of a rewritten envelope failed; nothing of this batch was written");
+		*fatal = 1;
+		free(sealed);
+		return NULL;
+	}
+	if (from_plain)
+		n->from_plain++;
+	else
+		n->from_key++;
+	return sealed;
+}
+
+static PGresult *exec_params(PGconn *conn, const char *sql, int n, const char *const *params)
+{
+	PGresult *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+		cli_fail(1, "%s", str_trim(PQresultErrorMessage(r)));
+		PQclear(r);
+		return NULL;
+	}
+	return r;
+}
+
+static void progress(long long done, long long total, int64_t t0)
+{
+	if (!isatty(STDERR_FILENO) || total <= 0)
+		return;
+	double f = done > total ? 1.0 : (double)done / (double)total;
+	int w = 30, fill = (int)(f * w);
+	double secs = (double)(now_us() - t0) / 1e6;
+	fprintf(stderr, "\r[%.*s%*s] %3.0f%%  %lld/%lld rows  %.0f/s ", fill,
+	        "==============================", w - fill, "", f * 100, done, total,
+	        secs > 0 ? (double)done / secs : 0.0);
+}
+
+int cmd_reencrypt(cli *c)
+{
+	bool dry = false, finished = false;
+	int batch = DEFAULT_BATCH;
+	char **kinds = NULL;
+	for (int i = 1; i < c->argc; i++) {
+		const char *v;
+		if (strcmp(c->argv[i], "--help") == 0 || strcmp(c->argv[i], "-h") == 0) {
+			help();
+			strv_free(kinds);
+			return 0;
+		} else if (cli_opt(c->argc, c->argv, &i, "--dry-run", NULL)) {
+			dry = true;
+		} else if (cli_opt(c->argc, c->argv, &i, "--include-finished", NULL)) {
+			finished = true;
+		} else if (cli_opt(c->argc, c->argv, &i, "--batch", &v)) {
+			batch = v ? atoi(v) : 0;
+			if (batch < 1 || batch > 10000)
+				return cli_fail(EXIT_USAGE, "--batch must be 1..10000");
+		} else if (cli_opt(c->argc, c->argv, &i, "--kinds", &v) && v) {
+			strv_free(kinds);
+			strv_split(v, ',', &kinds);
+		} else {
+			strv_free(kinds);
+			return cli_fail(EXIT_USAGE, "reencrypt: unknown argument '%s'", c->argv[i]);
+		}
+	}
+	int rc = cli_setup_hooks(c);
+	if (rc) {
+		strv_free(kinds);
+		return rc;
+	}
+	enc_policy *p = enc_acquire();
+	if (!p || p->mode != ENC_ENCRYPT || !p->keys || !p->keys->n) {
+		enc_release(p);
+		strv_free(kinds);
+		return cli_fail(1, "nothing to do: [encryption] mode is not encrypt (or no keys)");
+	}
+	PGconn *conn = cli_connect(c);
+	if (!conn) {
+		enc_release(p);
+		strv_free(kinds);
+		return EXIT_DB;
+	}
+	char *kinds_lit = kinds ? array_literal(kinds) : NULL;
+	char *inc = array_literal(p->include), *exc = array_literal(p->exclude);
+	const char *params[8] = {p->alg->name, p->keys->ids[0], kinds_lit, finished ? "true" : "false",
+	                         inc, exc};
+	const char *schema = c->cfg.db_schema;
+	sb q = {0};
+
+	if (dry) {
+		sb_printf(&q,
+		          "SELECT CASE WHEN args ? 'river_encrypt' THEN coalesce(nullif(split_part(\n"
+		          "  args ->> 'river_encrypt', '.', 3), ''), '(malformed)') ELSE '(plaintext)' END,\n"
+		          "  kind, count(*) FROM {S}river_job WHERE %s GROUP BY 1, 2 ORDER BY 1, 2",
+		          where_clause);
+		char *sql = sql_render(sb_str(&q), schema);
+		PGresult *r = exec_params(conn, sql, 6, params);
+		free(sql);
+		if (r) {
+			long long total = 0;
+			table t;
+			static const char *const head[] = {"from", "kind", "rows", "readable here"};
+			table_init(&t, 4, head);
+			for (int i = 0; i < PQntuples(r); i++) {
+				const char *from = PQgetvalue(r, i, 0);
+				bool readable = strcmp(from, "(plaintext)") == 0 || keyring_find(p->keys, from) >= 0;
+				const char *cells[] = {from, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+				                       readable ? "yes" : "no"};
+				table_row(&t, cells);
+				total += atoll(PQgetvalue(r, i, 2));
+			}
+			if (c->json) {
+				printf("{\"dry_run\":true,\"rows\":%lld,\"to_key\":\"%s\",\"algorithm\":\"%s\"}\n",
+				       total, p->keys->ids[0], p->alg->name);
+			} else {
+				if (total)
+					table_print(&t, stdout);
+				printf("%lld rows would be rewritten to key %s (%s)\n", total, p->keys->ids[0],
+				       p->alg->name);
+			}
+			table_free(&t);
+			PQclear(r);
+		} else {
+			rc = 1;
+		}
+		goto out;
+	}
+
+	sb_printf(&q, "SELECT count(*) FROM {S}river_job WHERE %s", where_clause);
+	char *count_sql = sql_render(sb_str(&q), schema);
+	sb_reset(&q);
+	sb_printf(&q,
+	          "SELECT id, kind, args FROM {S}river_job WHERE id > $7::bigint AND %s\n"
+	          "ORDER BY id LIMIT $8::int FOR UPDATE SKIP LOCKED",
+	          where_clause);
+	char *select_sql = sql_render(sb_str(&q), schema);
+	char *update_sql = sql_render(
+	    "UPDATE {S}river_job SET args = u.args\n"
+	    "FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, args jsonb)\n"
+	    "WHERE river_job.id = u.id AND river_job.state <> 'running'\n"
+	    "RETURNING river_job.id",
+	    schema);
+	PGresult *r = exec_params(conn, count_sql, 6, params);
+	long long total = r ? atoll(PQgetvalue(r, 0, 0)) : 0;
+	PQclear(r);
+	if (!r) {
+		rc = 1;
+		goto done;
+	}
+	struct sigaction sa = {.sa_handler = on_sigint}, old;
+	sigaction(SIGINT, &sa, &old);
+	counts n = {0};
+	long long unreadable = 0; /* seen in the last pass */
+	int64_t t0 = now_us();
+	char err[300], after[24], lim[16];
+	snprintf(lim, sizeof lim, "%d", batch);
+	params[7] = lim;
+	long long left = total;
+	for (int pass = 0; pass < MAX_PASSES && rc == 0 && !interrupted && left > 0; pass++) {
+		counts pc = {0};
+		int64_t after_id = 0;
+		while (rc == 0 && !interrupted) {
+			snprintf(after, sizeof after, "%lld", (long long)after_id);
+			params[6] = after;
+			PGresult *b = exec_params(conn, "BEGIN", 0, NULL);
+			PQclear(b);
+			PGresult *rows = b ? exec_params(conn, select_sql, 8, params) : NULL;
+			if (!rows) {
+				rc = 1;
+				break;
+			}
+			int m = PQntuples(rows), fatal = 0, added = 0;
+			sb json = {0};
+			sb_putc(&json, '[');
+			for (int i = 0; i < m && !fatal; i++) {
+				after_id = strtoll(PQgetvalue(rows, i, 0), NULL, 10);
+				char *sealed = rewrite(p, PQgetvalue(rows, i, 1), PQgetvalue(rows, i, 2), &pc, err,
+				                       sizeof err, &fatal);
+				if (!sealed)
+					continue;
+				sb_printf(&json, "%s{\"id\":%lld,\"args\":%s}", added++ ? "," : "",
+				          (long long)after_id, sealed);
+				free(sealed);
+			}
+			sb_putc(&json, ']');
+			PQclear(rows);
+			PGresult *u = NULL;
+			if (fatal)
+				rc = cli_fail(1, "%s", err);
+			else
+				u = added ? exec_params(conn, update_sql, 1, (const char *const[]){sb_str(&json)})
+				          : exec_params(conn, "SELECT", 0, NULL);
+			sb_free(&json);
+			if (!u) {
+				PQclear(PQexec(conn, "ROLLBACK"));
+				rc = 1;
+				break;
+			}
+			pc.rewritten += added ? PQntuples(u) : 0;
+			PQclear(u);
+			PGresult *cm = exec_params(conn, "COMMIT", 0, NULL);
+			if (!cm) {
+				rc = 1;
+				break;
+			}
+			PQclear(cm);
+			progress(n.rewritten + pc.rewritten + pc.unreadable, total, t0);
+			if (m < batch)
+				break;
+		}
+		n.rewritten += pc.rewritten;
+		n.from_plain += pc.from_plain;
+		n.from_key += pc.from_key;
+		unreadable = pc.unreadable;
+		if (rc || interrupted)
+			break;
+		PGresult *cr = exec_params(conn, count_sql, 6, params);
+		left = cr ? atoll(PQgetvalue(cr, 0, 0)) : 0;
+		PQclear(cr);
+		/* What remains is unreadable here, or was locked by a worker. */
+		if (left <= unreadable)
+			break;
+		if (pc.rewritten == 0)
+			sleep(1); /* only locked rows left: let their holders finish */
+	}
+	n.unreadable = unreadable;
+	sigaction(SIGINT, &old, NULL);
+	if (isatty(STDERR_FILENO) && total > 0)
+		fputc('\n', stderr);
+	double secs = (double)(now_us() - t0) / 1e6;
+	if (rc == 0) {
+		long long remaining = left > 0 ? left : 0;
+		if (c->json)
+			printf("{\"rewritten\":%lld,\"from_plaintext\":%lld,\"from_other_keys\":%lld,"
+			       "\"left\":%lld,\"unreadable\":%lld,\"key_id\":\"%s\",\"seconds\":%.3f,"
+			       "\"interrupted\":%s}\n",
+			       n.rewritten, n.from_plain, n.from_key, remaining, n.unreadable,
+			       p->keys->ids[0], secs, interrupted ? "true" : "false");
+		else
+			printf("rewrote %lld rows to key %s (%lld from plaintext, %lld from other keys) in "
+			       "%.1fs; %lld left%s\n",
+			       n.rewritten, p->keys->ids[0], n.from_plain, n.from_key, secs, remaining,
+			       n.unreadable ? " (under keys not configured here, or malformed)" : "");
+		if (interrupted) {
+			fprintf(stderr, "sluice: interrupted; every row is either as it was or rewritten: "
+			                "run it again to continue\n");
+			rc = 130;
+		} else if (remaining) {
+			rc = EXIT_INCOMPLETE;
+		}
+	}
+done:
+	free(count_sql);
+	free(select_sql);
+	free(update_sql);
+out:
+	sb_free(&q);
+	free(kinds_lit);
+	free(inc);
+	free(exc);
+	strv_free(kinds);
+	PQfinish(conn);
+	enc_release(p);
+	enc_shutdown();
+	registry_unload();
+	return rc;
+}
