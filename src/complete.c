@@ -201,8 +201,8 @@ static void flush(completer *c)
 	                        c->channel ? c->channel : "river_insert"};
 	c->flushing = true;
 	c->sent_ms = mono_ms();
-	int rc = kids.len ? db_query_params(c->conn, c->sql_children, 3, params, on_result, c)
-	                  : db_query_params(c->conn, c->sql, 1, params, on_result, c);
+	int rc = kids.len ? db_query_prepared(c->conn, "sluice_complete_children", 3, params, on_result, c)
+	                  : db_query_prepared(c->conn, "sluice_complete", 1, params, on_result, c);
 	if (rc < 0) {
 		c->flushing = false;
 		requeue_inflight(c);
@@ -227,6 +227,12 @@ void completer_add(completer *c, completion *comp)
 }
 
 void completer_kick(completer *c) { flush(c); }
+
+void completer_prepare(completer *c)
+{
+	db_prepare(c->conn, "sluice_complete", c->sql);
+	db_prepare(c->conn, "sluice_complete_children", c->sql_children);
+}
 
 bool completer_idle(const completer *c) { return !c->pending && !c->flushing; }
 

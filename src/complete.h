@@ -41,6 +41,9 @@ typedef struct completer {
 void completer_init(completer *c, uv_loop_t *loop, db_conn *conn, const char *schema);
 /* Takes ownership of comp. */
 void completer_add(completer *c, completion *comp);
+/* Registers the completion statements for preparing (once the schema is
+ * known to be there). */
+void completer_prepare(completer *c);
 /* Flush what is pending now (connection came up, shutdown). */
 void completer_kick(completer *c);
 bool completer_idle(const completer *c);

@@ -459,6 +459,9 @@ static void on_version(db_status st, PGresult *res, const char *err, void *arg)
 	if (v > MIGRATE_LATEST_VERSION)
 		log_warn("database schema is newer than this sluiced knows; continuing",
 		         LI("version", v), LI("known", MIGRATE_LATEST_VERSION));
+	/* The schema is there: prepare the statements run for every job. */
+	db_prepare(&d->fetch_conn, "sluice_fetch", d->fetch_sql);
+	completer_prepare(&d->comp);
 	listen_now(d);
 }
 

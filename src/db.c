@@ -14,10 +14,19 @@
 /* libpq ignores connect_timeout in async mode; this stands in for it. */
 #define CONNECT_TIMEOUT_MS 10000
 
+struct db_prepared {
+	db_prepared *next;
+	char *name;
+	char *sql;
+	bool ok; /* prepared on the current connection */
+};
+
 struct db_request {
 	db_request *next;
 	char *sql;
 	bool multi;
+	db_prepared *prepare; /* send PQsendPrepare for it */
+	db_prepared *run;     /* run this prepared statement */
 	int nparams;
 	char **params;
 	db_result_cb cb;
@@ -162,9 +171,17 @@ static void send_next(db_conn *c)
 	q->next = NULL;
 	c->inflight = q;
 	c->inflight_since_ms = mono_ms();
-	int sent = q->multi ? PQsendQuery(c->pg, q->sql)
-	                    : PQsendQueryParams(c->pg, q->sql, q->nparams, NULL,
-	                                        (const char *const *)q->params, NULL, NULL, 0);
+	int sent;
+	if (q->prepare)
+		sent = PQsendPrepare(c->pg, q->prepare->name, q->prepare->sql, 0, NULL);
+	else if (q->run && q->run->ok)
+		sent = PQsendQueryPrepared(c->pg, q->run->name, q->nparams,
+		                           (const char *const *)q->params, NULL, NULL, 0);
+	else if (q->multi)
+		sent = PQsendQuery(c->pg, q->sql);
+	else
+		sent = PQsendQueryParams(c->pg, q->run ? q->run->sql : q->sql, q->nparams, NULL,
+		                         (const char *const *)q->params, NULL, NULL, 0);
 	if (!sent) {
 		broken(c, PQerrorMessage(c->pg));
 		return;
@@ -232,6 +249,9 @@ static void collect_results(db_conn *c)
 	}
 }
 
+static void on_prepared(db_status st, PGresult *res, const char *err, void *arg);
+static void queue_prepare(db_conn *c, db_prepared *p);
+
 static void on_connected(db_conn *c)
 {
 	uv_timer_stop(&c->timer);
@@ -244,6 +264,10 @@ static void on_connected(db_conn *c)
 	}
 	c->ever_connected = true;
 	watch(c, UV_READABLE);
+	for (db_prepared *p = c->prepared; p; p = p->next) {
+		p->ok = false;
+		queue_prepare(c, p); /* first in the queue: before anything runs */
+	}
 	if (c->on_state)
 		c->on_state(c, true, c->arg);
 	send_next(c);
@@ -328,25 +352,12 @@ static int enqueue(db_conn *c, db_request *q)
 	return 0;
 }
 
-int db_query_multi(db_conn *c, const char *sql, db_result_cb cb, void *arg)
+/* A request with copies of its text parameters. */
+static db_request *make_request(const char *sql, int nparams, const char *const *params,
+                                db_result_cb cb, void *arg)
 {
-	if (c->state != DB_READY)
-		return -1;
 	db_request *q = xcalloc(1, sizeof *q);
-	q->sql = xstrdup(sql);
-	q->multi = true;
-	q->cb = cb;
-	q->arg = arg;
-	return enqueue(c, q);
-}
-
-int db_query_params(db_conn *c, const char *sql, int nparams, const char *const *params,
-                    db_result_cb cb, void *arg)
-{
-	if (c->state != DB_READY)
-		return -1;
-	db_request *q = xcalloc(1, sizeof *q);
-	q->sql = xstrdup(sql);
+	q->sql = sql ? xstrdup(sql) : NULL;
 	q->nparams = nparams;
 	if (nparams) {
 		q->params = xcalloc((size_t)nparams, sizeof *q->params);
@@ -355,6 +366,71 @@ int db_query_params(db_conn *c, const char *sql, int nparams, const char *const 
 	}
 	q->cb = cb;
 	q->arg = arg;
+	return q;
+}
+
+static void on_prepared(db_status st, PGresult *res, const char *err, void *arg)
+{
+	(void)res;
+	db_prepared *p = arg;
+	p->ok = st == DB_OK;
+	if (st == DB_ESQL)
+		log_warn("cannot prepare statement; running it unprepared", LS("name", p->name),
+		         LS("err", err));
+}
+
+static void queue_prepare(db_conn *c, db_prepared *p)
+{
+	db_request *q = xcalloc(1, sizeof *q);
+	q->prepare = p;
+	q->cb = on_prepared;
+	q->arg = p;
+	enqueue(c, q);
+}
+
+void db_prepare(db_conn *c, const char *name, const char *sql)
+{
+	for (db_prepared *p = c->prepared; p; p = p->next)
+		if (strcmp(p->name, name) == 0)
+			return;
+	db_prepared *p = xcalloc(1, sizeof *p);
+	p->name = xstrdup(name);
+	p->sql = xstrdup(sql);
+	p->next = c->prepared;
+	c->prepared = p;
+	if (c->state == DB_READY)
+		queue_prepare(c, p);
+}
+
+int db_query_multi(db_conn *c, const char *sql, db_result_cb cb, void *arg)
+{
+	if (c->state != DB_READY)
+		return -1;
+	db_request *q = make_request(sql, 0, NULL, cb, arg);
+	q->multi = true;
+	return enqueue(c, q);
+}
+
+int db_query_params(db_conn *c, const char *sql, int nparams, const char *const *params,
+                    db_result_cb cb, void *arg)
+{
+	if (c->state != DB_READY)
+		return -1;
+	return enqueue(c, make_request(sql, nparams, params, cb, arg));
+}
+
+int db_query_prepared(db_conn *c, const char *name, int nparams, const char *const *params,
+                      db_result_cb cb, void *arg)
+{
+	if (c->state != DB_READY)
+		return -1;
+	db_prepared *p = c->prepared;
+	while (p && strcmp(p->name, name) != 0)
+		p = p->next;
+	if (!p)
+		abort(); /* a bug: statements are registered before they are run */
+	db_request *q = make_request(NULL, nparams, params, cb, arg);
+	q->run = p;
 	return enqueue(c, q);
 }
 
@@ -367,6 +443,13 @@ static void on_timer_closed(uv_handle_t *h)
 	db_conn *c = h->data;
 	free(c->url);
 	c->url = NULL;
+	while (c->prepared) {
+		db_prepared *next = c->prepared->next;
+		free(c->prepared->name);
+		free(c->prepared->sql);
+		free(c->prepared);
+		c->prepared = next;
+	}
 	if (c->close_cb)
 		c->close_cb(c);
 }

@@ -17,6 +17,7 @@ typedef enum db_status {
 
 typedef struct db_conn db_conn;
 typedef struct db_request db_request;
+typedef struct db_prepared db_prepared;
 
 /* res is valid during the call only (NULL unless DB_OK). err is NULL on DB_OK. */
 typedef void (*db_result_cb)(db_status st, PGresult *res, const char *err, void *arg);
@@ -38,6 +39,7 @@ struct db_conn {
 	db_state state;
 	int64_t backoff_ms;
 	db_request *head, *tail; /* not yet sent */
+	db_prepared *prepared;    /* prepared again on every connection */
 	db_request *inflight;
 	PGresult *result; /* what inflight has produced so far */
 	db_state_cb on_state;
@@ -64,6 +66,12 @@ static inline int db_query(db_conn *c, const char *sql, db_result_cb cb, void *a
 /* Several statements in one string (simple protocol), e.g. a whole
  * transaction: cb gets the first error, else the last result with rows. */
 int db_query_multi(db_conn *c, const char *sql, db_result_cb cb, void *arg);
+/* Registers a statement to prepare as name on this and every later
+ * connection (it saves the planning of statements run all the time), and
+ * runs it by name. If preparing failed, it runs unprepared. */
+void db_prepare(db_conn *c, const char *name, const char *sql);
+int db_query_prepared(db_conn *c, const char *name, int nparams, const char *const *params,
+                      db_result_cb cb, void *arg);
 bool db_ready(const db_conn *c);
 bool db_idle(const db_conn *c); /* ready, nothing queued or in flight */
 /* Drops the connection as if it were lost (tests, SIGHUP of a bad conn). */

@@ -134,7 +134,7 @@ void fetch_trigger(pq_queue *q, enum fetch_reason why)
 	const char *params[] = {q->name, limit, d->cfg.worker_id};
 	fetch_req *r = xmalloc(sizeof *r);
 	*r = (fetch_req){q, free_slots, now};
-	if (db_query_params(&d->fetch_conn, d->fetch_sql, 3, params, on_fetched, r) < 0) {
+	if (db_query_prepared(&d->fetch_conn, "sluice_fetch", 3, params, on_fetched, r) < 0) {
 		free(r);
 		return; /* not connected: the reconnect triggers every queue */
 	}

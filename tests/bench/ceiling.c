@@ -40,11 +40,22 @@ static PGconn *connect_or_die(void)
 	return c;
 }
 
+static void prepare_or_die(PGconn *c, const char *name, const char *sql)
+{
+	PGresult *r = PQprepare(c, name, sql, 0, NULL);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		fprintf(stderr, "ceiling: prepare: %s", PQresultErrorMessage(r));
+		exit(1);
+	}
+	PQclear(r);
+}
+
 static void *completer_thread(void *arg)
 {
 	long long *done = arg;
 	PGconn *c = connect_or_die();
 	char *sql = sql_render(SQL_COMPLETE, schema);
+	prepare_or_die(c, "complete", sql);
 	for (;;) {
 		pthread_mutex_lock(&mu);
 		while (!head && !fetch_done)
@@ -61,7 +72,7 @@ static void *completer_thread(void *arg)
 		sb json = {0};
 		completer_encode(&json, b->list, b->n);
 		const char *params[] = {sb_str(&json)};
-		PGresult *r = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 0);
+		PGresult *r = PQexecPrepared(c, "complete", 1, params, NULL, NULL, 0);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 			fprintf(stderr, "ceiling: complete: %s", PQresultErrorMessage(r));
 			exit(1);
@@ -93,6 +104,7 @@ int main(int argc, char **argv)
 		schema = argv[3];
 	PGconn *f = connect_or_die();
 	char *sql = sql_render(SQL_FETCH, schema);
+	prepare_or_die(f, "fetch", sql);
 	char lim[16];
 	snprintf(lim, sizeof lim, "%d", limit);
 	const char *params[] = {"default", lim, "ceiling"};
@@ -101,7 +113,7 @@ int main(int argc, char **argv)
 	pthread_create(&t, NULL, completer_thread, &done);
 	int64_t t0 = now_us();
 	for (;;) {
-		PGresult *r = PQexecParams(f, sql, 3, NULL, params, NULL, NULL, 0);
+		PGresult *r = PQexecPrepared(f, "fetch", 3, params, NULL, NULL, 0);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 			fprintf(stderr, "ceiling: fetch: %s", PQresultErrorMessage(r));
 			return 1;
