@@ -24,7 +24,7 @@ ALL_LDFLAGS = $(SAN) -pthread $(LDFLAGS)
 # Everything but the two mains, shared by the daemon, the CLI and unit tests.
 CORE := log util json config migrations migrate db job outcome registry pool complete \
         fetch daemon notify keys crypto encrypt hooks insert cron periodic_parse \
-        leader maint control metrics
+        leader maint control metrics crash
 CLI := cli/main cli/migrate cli/enqueue cli/keygen cli/keys cli/reencrypt cli/jobs cli/queues \
        cli/table
 CORE_OBJ := $(CORE:%=$(B)/obj/%.o)
@@ -43,7 +43,8 @@ UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/syste
 PLUGINDIR ?= $(LIBDIR)/sluice/plugins
 PCDIR ?= $(LIBDIR)/pkgconfig
 
-.PHONY: all deps check check-asan run clean install uninstall bench
+.PHONY: all deps check check-asan check-tsan check-valgrind run clean install uninstall bench \
+	torture fuzz
 all: $(B)/sluiced $(B)/sluice $(B)/plugins/demo.so
 
 $(B)/.deps-ok: scripts/deps
@@ -78,8 +79,8 @@ $(B)/plugins/demo.so: src/plugins/demo/demo.c include/sluice/plugin.h $(B)/.deps
 $(B)/tests/plugins/%.so: tests/plugins/%.c include/sluice/plugin.h $(B)/.deps-ok
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  PLUGIN  $@")
-	$(Q)$(CC) -std=c11 $(OPT) $(WARN) $(SAN) -fPIC -shared -Iinclude -o $@ $< \
-		$(shell pkg-config --libs libsodium)
+	$(Q)$(CC) -std=c11 $(OPT) $(WARN) $(SAN) -fPIC -shared -Iinclude \
+		$(shell pkg-config --cflags libpq) -o $@ $< $(shell pkg-config --libs libsodium libpq)
 
 $(B)/tests/%: tests/unit/%.c tests/unit/unit.h $(B)/libsluice.a
 	@mkdir -p $(dir $@)
@@ -99,12 +100,27 @@ $(B)/bench/ceiling: tests/bench/ceiling.c $(B)/libsluice.a
 	@$(if $(Q),echo "  BENCH   $@")
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(B)/libsluice.a $(ALL_LDFLAGS) $(PKG_LIBS) -ldl -lm
 
+# Fault loops, long form (make check runs the short one).
+torture: tests
+	@scripts/deps test
+	SLUICE_BUILD=$(B) tests/torture/run $(TORTURE_ARGS)
+
 # Throughput side by side with the peers and the SQL ceiling (not a test).
 bench: all $(B)/bench/ceiling
 	@scripts/deps test bench
 	SLUICE_BUILD=$(B) tests/bench/run
 
-tests: all $(UNIT_BIN) $(TEST_PLUGINS) $(TEST_TOOLS)
+# Fuzz harnesses: here replaying their corpora (a regression test in make
+# check); `make fuzz` builds them with libFuzzer and explores.
+FUZZERS := config envelope json row
+FUZZ_REPLAY := $(FUZZERS:%=$(B)/tests/fuzz/fuzz_%)
+$(B)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/driver.c $(B)/libsluice.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< tests/fuzz/driver.c $(B)/libsluice.a \
+		$(ALL_LDFLAGS) $(PKG_LIBS) -ldl -lm
+
+tests: all $(UNIT_BIN) $(TEST_PLUGINS) $(TEST_TOOLS) $(FUZZ_REPLAY)
 
 # The whole suite against a PostgreSQL the runner starts (tests/run).
 check: tests
@@ -114,6 +130,39 @@ check: tests
 check-asan:
 	$(MAKE) B=build/asan OPT='-O1 -g -fno-omit-frame-pointer' \
 		SAN='-fsanitize=address,undefined -fno-sanitize-recover=all' check
+
+# ThreadSanitizer over the whole suite (the worker pool, cancellation,
+# key-ring swaps on reload).
+check-tsan:
+	$(MAKE) B=build/tsan OPT='-O1 -g' SAN='-fsanitize=thread' check
+
+# The end-to-end tests with sluiced under valgrind (memcheck, full leak
+# check); any error fails the run.
+VALGRIND_TESTS ?= outcomes notify encryption reload hooks control
+check-valgrind: tests
+	@scripts/deps test valgrind
+	SLUICE_BUILD=$(B) SLUICED_WRAP='valgrind -q --error-exitcode=99 --leak-check=full \
+		--errors-for-leak-kinds=definite --show-leak-kinds=definite' \
+		tests/run $(VALGRIND_TESTS)
+
+# libFuzzer (clang) over each harness for FUZZ_SECONDS; findings land in
+# build/fuzz/ and become regression inputs once added to tests/fuzz/corpus.
+FUZZ_SECONDS ?= 60
+FB := build/fuzz
+fuzz:
+	@scripts/deps build fuzz
+	$(MAKE) B=$(FB) CC=clang OPT='-O1 -g -fno-omit-frame-pointer' \
+		SAN='-fsanitize=address,undefined -fno-sanitize-recover=all' $(FB)/libsluice.a
+	@set -e; for f in $(FUZZERS); do \
+		clang $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
+			-o $(FB)/fuzz_$$f tests/fuzz/fuzz_$$f.c $(FB)/libsluice.a $(PKG_LIBS) -ldl -lm; \
+		mkdir -p $(FB)/corpus-$$f $(FB)/findings; \
+		echo "== fuzz_$$f for $(FUZZ_SECONDS)s"; \
+		$(FB)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+			-artifact_prefix=$(FB)/findings/$$f- -print_final_stats=1 \
+			$(FB)/corpus-$$f tests/fuzz/corpus/$$f 2>&1 | grep -E '^(#|==|stat::number_of_executed_units|SUMMARY|INFO: Seed)' | tail -n 4; \
+	done; \
+	if ls $(FB)/findings/* >/dev/null 2>&1; then echo "findings in $(FB)/findings:"; ls $(FB)/findings; exit 1; fi
 
 run: all
 	@scripts/deps test

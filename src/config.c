@@ -50,6 +50,7 @@ static int p_keys(const key_def *k, const char *val, void *dst, const char **err
 static int p_bool(const key_def *k, const char *val, void *dst, const char **err);
 static int p_retention(const key_def *k, const char *val, void *dst, const char **err);
 static int p_listen(const key_def *k, const char *val, void *dst, const char **err);
+static int p_size(const key_def *k, const char *val, void *dst, const char **err);
 
 /* Every key sluice reads. config/sluice.ini documents each one. */
 static const key_def keys[] = {
@@ -62,6 +63,7 @@ static const key_def keys[] = {
     {"worker", "fetch_cooldown", p_duration, OFF(fetch_cooldown_ms), "100ms", 0, 60000},
     {"worker", "job_timeout", p_duration, OFF(job_timeout_ms), "60s", 0, INT64_MAX / 2},
     {"worker", "shutdown_timeout", p_duration, OFF(shutdown_timeout_ms), "30s", 0, 86400000},
+    {"worker", "max_args_size", p_size, OFF(max_args_size), "16MB", 64, 1LL << 30},
     {"log", "level", p_level, OFF(log_level), "info", 0, 0},
     {"encryption", "mode", p_enc_mode, OFF(enc_mode), "", 0, 0},
     {"encryption", "algorithm", p_string, OFF(enc_algorithm), "xchacha20poly1305", 0, 0},
@@ -302,6 +304,30 @@ static int p_retention(const key_def *k, const char *val, void *dst, const char 
 		return 0;
 	}
 	return parse_duration_ms(val, (int64_t *)dst, err);
+}
+
+/* Bytes: "65536", "512KB", "16MB", "1GB" (powers of 1024). */
+static int p_size(const key_def *k, const char *val, void *dst, const char **err)
+{
+	static char msg[80];
+	char *end;
+	double v = strtod(val, &end);
+	while (*end == ' ')
+		end++;
+	double mul = !*end ? 1 : strcmp(end, "KB") == 0 ? 1024.0 : strcmp(end, "MB") == 0 ? 1048576.0
+	                     : strcmp(end, "GB") == 0 ? 1073741824.0 : -1;
+	if (end == val || mul < 0 || v < 0) {
+		*err = "not a size (use e.g. 65536, 512KB, 16MB)";
+		return -1;
+	}
+	int64_t b = (int64_t)(v * mul);
+	if (b < k->min || b > k->max) {
+		snprintf(msg, sizeof msg, "must be %lld bytes to 1GB", (long long)k->min);
+		*err = msg;
+		return -1;
+	}
+	*(int64_t *)dst = b;
+	return 0;
 }
 
 /* "host:port" (port 1-65535), IPv4 or [IPv6]; empty turns metrics off. */

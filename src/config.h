@@ -39,6 +39,7 @@ typedef struct cfg {
 	int64_t fetch_cooldown_ms;
 	int64_t job_timeout_ms;
 	int64_t shutdown_timeout_ms;
+	int64_t max_args_size; /* bytes */
 
 	/* [log] */
 	int log_level;

@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "crash.h"
 #include "crypto.h"
 #include "encrypt.h"
+#include "hooks.h"
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
@@ -361,6 +363,8 @@ static void reload(sluiced *d)
 	d->cfg.fetch_cooldown_ms = nc.fetch_cooldown_ms;
 	d->cfg.job_timeout_ms = nc.job_timeout_ms;
 	d->cfg.shutdown_timeout_ms = nc.shutdown_timeout_ms;
+	d->cfg.max_args_size = nc.max_args_size;
+	hooks_set_max_args((size_t)nc.max_args_size);
 	d->cfg.log_level = nc.log_level;
 	log_set_level(nc.log_level);
 	d->cfg.rescue_after_ms = nc.rescue_after_ms;
@@ -735,6 +739,7 @@ int daemon_run(const char *config_path)
 		setrlimit(RLIMIT_CORE, &none);
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	}
+	crash_install();
 	char err[1024];
 	if (registry_load(d->cfg.plugins, err, sizeof err) < 0) {
 		log_error("plugin refused", LS("detail", err));
@@ -751,6 +756,7 @@ int daemon_run(const char *config_path)
 		return CFG_EXIT_CONFIG;
 	}
 	enc_install(enc_policy_from(&d->cfg));
+	hooks_set_max_args((size_t)d->cfg.max_args_size);
 	signal(SIGPIPE, SIG_IGN);
 
 	d->config_path = config_path;

@@ -19,6 +19,10 @@ typedef struct hook_entry {
 
 static hook_entry *hooks;
 static size_t nhooks;
+static _Atomic size_t max_args = 16u << 20;
+
+void hooks_set_max_args(size_t bytes) { max_args = bytes; }
+size_t hooks_max_args(void) { return max_args; }
 
 int hooks_add(const sluice_hook *in, const char *plugin_path, char *err, size_t errlen)
 {
@@ -107,6 +111,11 @@ static int run_one(const hook_entry *e, sluice_hook_fn fn, sluice_hook_args *a, 
 int hooks_insert_begin(const char *kind, const char *queue, const char *args, size_t len,
                        bool encrypt, char **out, char *err, size_t errlen)
 {
+	if (len > max_args) {
+		snprintf(err, errlen, "args too large: %zu bytes ([worker] max_args_size is %zu)", len,
+		         (size_t)max_args);
+		return -1;
+	}
 	char *cur = xstrndup(args, len);
 	size_t curlen = len;
 	sluice_hook_args a = {.size = sizeof a, .kind = kind, .queue = queue};
@@ -143,13 +152,22 @@ int hooks_insert_begin(const char *kind, const char *queue, const char *args, si
 
 int hooks_work_begin(job *j, char *err, size_t errlen)
 {
+	if (j->pub.args_len > max_args) {
+		snprintf(err, errlen, "args too large: %zu bytes ([worker] max_args_size is %zu)",
+		         j->pub.args_len, (size_t)max_args);
+		return HOOK_FAIL;
+	}
 	enc_policy *p = enc_acquire();
 	char *plain = NULL;
 	size_t plen = 0;
 	int rc = enc_open(p, j->pub.kind, j->pub.args, j->pub.args_len, &plain, &plen, err, errlen);
 	enc_release(p);
-	if (rc == ENC_FAIL)
+	if (rc == ENC_FAIL) {
+		/* For sluice_decrypt_failures_total: the key id is not secret. */
+		if (enc_key_id_of(j->pub.args, j->pub.args_len, j->failed_key_id) != 1)
+			snprintf(j->failed_key_id, sizeof j->failed_key_id, "malformed");
 		return HOOK_FAIL;
+	}
 	if (rc == ENC_REFUSE)
 		return HOOK_CANCEL;
 	if (rc == ENC_OPENED) {
@@ -159,6 +177,11 @@ int hooks_work_begin(job *j, char *err, size_t errlen)
 			return HOOK_FAIL;
 		}
 		job_set_args(j, plain, plen);
+	} else if (j->pub.args[0] != '{') {
+		/* jsonb prints an object with '{' first: anything else is an
+		 * array, a scalar or null, which no handler is promised. */
+		snprintf(err, errlen, "args are not a JSON object (River args are objects)");
+		return HOOK_FAIL;
 	}
 	if (!nhooks)
 		return HOOK_OK;

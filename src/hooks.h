@@ -15,6 +15,10 @@ struct job;
 int hooks_add(const sluice_hook *h, const char *plugin_path, char *err, size_t errlen);
 void hooks_clear(void);
 
+/* [worker] max_args_size: larger args are refused (work and insert). */
+void hooks_set_max_args(size_t bytes);
+size_t hooks_max_args(void);
+
 /* Runs the insert chain over args. *out: the args to write (malloc'd).
  * Returns 0, or -1 with a reason. */
 int hooks_insert_begin(const char *kind, const char *queue, const char *args, size_t len,

@@ -131,6 +131,30 @@ static void rollback(PGconn *conn)
 	PQclear(PQexec(conn, "ROLLBACK"));
 }
 
+/* Opens a migration's transaction under the lock and re-reads the version
+ * there: another migrator may have run meanwhile. */
+static int begin_and_read(PGconn *conn, const char *schema, int *current, char *err,
+                          size_t errlen)
+{
+	if (begin_locked(conn, err, errlen) < 0)
+		return -1;
+	if (migrate_version(conn, schema, current, NULL, NULL, err, errlen) < 0) {
+		rollback(conn);
+		return -1;
+	}
+	return 0;
+}
+
+/* Rolls back and prefixes err with the version that failed. */
+static int version_failed(PGconn *conn, const migration *m, char *err, size_t errlen)
+{
+	char msg[512];
+	snprintf(msg, sizeof msg, "version %03d (%s): %s", m->version, m->name, err);
+	snprintf(err, errlen, "%s", msg);
+	rollback(conn);
+	return -1;
+}
+
 int migrate_up(PGconn *conn, const char *schema, int target, FILE *out, char *err, size_t errlen)
 {
 	if (schema && *schema) {
@@ -147,14 +171,9 @@ int migrate_up(PGconn *conn, const char *schema, int target, FILE *out, char *er
 		const migration *m = &migrations[i];
 		if (m->version > target)
 			break;
-		if (begin_locked(conn, err, errlen) < 0)
-			return -1;
-		/* Re-read under the lock: another migrator may have run meanwhile. */
 		int current;
-		if (migrate_version(conn, schema, &current, NULL, NULL, err, errlen) < 0) {
-			rollback(conn);
+		if (begin_and_read(conn, schema, &current, err, errlen) < 0)
 			return -1;
-		}
 		if (m->version <= current) {
 			rollback(conn);
 			continue;
@@ -167,13 +186,8 @@ int migrate_up(PGconn *conn, const char *schema, int target, FILE *out, char *er
 		         m->version);
 		if (exec_ok(conn, schema, m->up, err, errlen) < 0 ||
 		    exec_ok(conn, schema, rec, err, errlen) < 0 ||
-		    exec_ok(conn, NULL, "COMMIT", err, errlen) < 0) {
-			char msg[512];
-			snprintf(msg, sizeof msg, "version %03d (%s): %s", m->version, m->name, err);
-			snprintf(err, errlen, "%s", msg);
-			rollback(conn);
-			return -1;
-		}
+		    exec_ok(conn, NULL, "COMMIT", err, errlen) < 0)
+			return version_failed(conn, m, err, errlen);
 		if (out)
 			fprintf(out, "applied  %03d  %s\n", m->version, m->name);
 	}
@@ -187,13 +201,9 @@ int migrate_down(PGconn *conn, const char *schema, int target, FILE *out, char *
 		const migration *m = &migrations[i];
 		if (m->version <= target)
 			break;
-		if (begin_locked(conn, err, errlen) < 0)
-			return -1;
 		int current;
-		if (migrate_version(conn, schema, &current, NULL, NULL, err, errlen) < 0) {
-			rollback(conn);
+		if (begin_and_read(conn, schema, &current, err, errlen) < 0)
 			return -1;
-		}
 		if (m->version > current) {
 			rollback(conn);
 			continue;
@@ -213,13 +223,8 @@ int migrate_down(PGconn *conn, const char *schema, int target, FILE *out, char *
 		}
 		if (rc == 0)
 			rc = exec_ok(conn, NULL, "COMMIT", err, errlen);
-		if (rc < 0) {
-			char msg[512];
-			snprintf(msg, sizeof msg, "version %03d (%s): %s", m->version, m->name, err);
-			snprintf(err, errlen, "%s", msg);
-			rollback(conn);
-			return -1;
-		}
+		if (rc < 0)
+			return version_failed(conn, m, err, errlen);
 		if (out)
 			fprintf(out, "reverted %03d  %s\n", m->version, m->name);
 	}

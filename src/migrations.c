@@ -6,6 +6,28 @@
 
 #include "util.h"
 
+/* River's insert trigger: created by version 1, dropped by 4 (and so
+ * recreated by 4's down). */
+#define RIVER_NOTIFY_DDL \
+    "CREATE OR REPLACE FUNCTION {S}river_job_notify()\n" \
+    "  RETURNS TRIGGER\n" \
+    "  AS $$\n" \
+    "DECLARE\n" \
+    "  payload json;\n" \
+    "BEGIN\n" \
+    "  IF NEW.state = 'available' THEN\n" \
+    "    payload = json_build_object('queue', NEW.queue);\n" \
+    "    PERFORM pg_notify('river_insert', payload::text);\n" \
+    "  END IF;\n" \
+    "  RETURN NULL;\n" \
+    "END;\n" \
+    "$$\n" \
+    "LANGUAGE plpgsql;\n" \
+    "CREATE TRIGGER river_notify\n" \
+    "  AFTER INSERT ON {S}river_job\n" \
+    "  FOR EACH ROW\n" \
+    "  EXECUTE PROCEDURE {S}river_job_notify();\n"
+
 static const char v1_up[] =
     "CREATE TABLE {S}river_migration(\n"
     "  id bigserial PRIMARY KEY,\n"
@@ -52,24 +74,7 @@ static const char v2_up[] =
     "queue, priority, scheduled_at, id);\n"
     "CREATE INDEX river_job_args_index ON {S}river_job USING GIN(args);\n"
     "CREATE INDEX river_job_metadata_index ON {S}river_job USING GIN(metadata);\n"
-    "CREATE OR REPLACE FUNCTION {S}river_job_notify()\n"
-    "  RETURNS TRIGGER\n"
-    "  AS $$\n"
-    "DECLARE\n"
-    "  payload json;\n"
-    "BEGIN\n"
-    "  IF NEW.state = 'available' THEN\n"
-    "    payload = json_build_object('queue', NEW.queue);\n"
-    "    PERFORM pg_notify('river_insert', payload::text);\n"
-    "  END IF;\n"
-    "  RETURN NULL;\n"
-    "END;\n"
-    "$$\n"
-    "LANGUAGE plpgsql;\n"
-    "CREATE TRIGGER river_notify\n"
-    "  AFTER INSERT ON {S}river_job\n"
-    "  FOR EACH ROW\n"
-    "  EXECUTE PROCEDURE {S}river_job_notify();\n"
+    RIVER_NOTIFY_DDL
     "CREATE UNLOGGED TABLE {S}river_leader(\n"
     "  elected_at timestamptz NOT NULL,\n"
     "  expires_at timestamptz NOT NULL,\n"
@@ -132,29 +137,38 @@ static const char v4_down[] =
     "  (state IN ('cancelled', 'completed', 'discarded') AND finalized_at IS NOT NULL) OR "
     "finalized_at IS NULL\n"
     ");\n"
-    "CREATE OR REPLACE FUNCTION {S}river_job_notify()\n"
-    "  RETURNS TRIGGER\n"
-    "  AS $$\n"
-    "DECLARE\n"
-    "  payload json;\n"
-    "BEGIN\n"
-    "  IF NEW.state = 'available' THEN\n"
-    "    payload = json_build_object('queue', NEW.queue);\n"
-    "    PERFORM pg_notify('river_insert', payload::text);\n"
-    "  END IF;\n"
-    "  RETURN NULL;\n"
-    "END;\n"
-    "$$\n"
-    "LANGUAGE plpgsql;\n"
-    "CREATE TRIGGER river_notify\n"
-    "  AFTER INSERT ON {S}river_job\n"
-    "  FOR EACH ROW\n"
-    "  EXECUTE PROCEDURE {S}river_job_notify();\n"
+    RIVER_NOTIFY_DDL
     "DROP TABLE {S}river_queue;\n"
     "ALTER TABLE {S}river_leader\n"
     "  ALTER COLUMN name DROP DEFAULT,\n"
     "  DROP CONSTRAINT name_length,\n"
     "  ADD CONSTRAINT name_length CHECK (char_length(name) > 0 AND char_length(name) < 128);\n";
+
+/* River's client tables: created by version 5, dropped by 7 (and so
+ * recreated by 7's down). */
+#define RIVER_CLIENT_DDL \
+    "CREATE UNLOGGED TABLE {S}river_client (\n" \
+    "  id text PRIMARY KEY NOT NULL,\n" \
+    "  created_at timestamptz NOT NULL DEFAULT now(),\n" \
+    "  metadata jsonb NOT NULL DEFAULT '{}',\n" \
+    "  paused_at timestamptz,\n" \
+    "  updated_at timestamptz NOT NULL,\n" \
+    "  CONSTRAINT name_length CHECK (char_length(id) > 0 AND char_length(id) < 128)\n" \
+    ");\n" \
+    "CREATE UNLOGGED TABLE {S}river_client_queue (\n" \
+    "  river_client_id text NOT NULL REFERENCES {S}river_client (id) ON DELETE CASCADE,\n" \
+    "  name text NOT NULL,\n" \
+    "  created_at timestamptz NOT NULL DEFAULT now(),\n" \
+    "  max_workers bigint NOT NULL DEFAULT 0,\n" \
+    "  metadata jsonb NOT NULL DEFAULT '{}',\n" \
+    "  num_jobs_completed bigint NOT NULL DEFAULT 0,\n" \
+    "  num_jobs_running bigint NOT NULL DEFAULT 0,\n" \
+    "  updated_at timestamptz NOT NULL,\n" \
+    "  PRIMARY KEY (river_client_id, name),\n" \
+    "  CONSTRAINT name_length CHECK (char_length(name) > 0 AND char_length(name) < 128),\n" \
+    "  CONSTRAINT num_jobs_completed_zero_or_positive CHECK (num_jobs_completed >= 0),\n" \
+    "  CONSTRAINT num_jobs_running_zero_or_positive CHECK (num_jobs_running >= 0)\n" \
+    ");\n"
 
 static const char v5_up[] =
     /* River tolerates a missing river_migration (users with their own
@@ -182,28 +196,7 @@ static const char v5_up[] =
     "ALTER TABLE {S}river_job ADD COLUMN IF NOT EXISTS unique_key bytea;\n"
     "CREATE UNIQUE INDEX IF NOT EXISTS river_job_kind_unique_key_idx ON {S}river_job (kind, "
     "unique_key) WHERE unique_key IS NOT NULL;\n"
-    "CREATE UNLOGGED TABLE {S}river_client (\n"
-    "  id text PRIMARY KEY NOT NULL,\n"
-    "  created_at timestamptz NOT NULL DEFAULT now(),\n"
-    "  metadata jsonb NOT NULL DEFAULT '{}',\n"
-    "  paused_at timestamptz,\n"
-    "  updated_at timestamptz NOT NULL,\n"
-    "  CONSTRAINT name_length CHECK (char_length(id) > 0 AND char_length(id) < 128)\n"
-    ");\n"
-    "CREATE UNLOGGED TABLE {S}river_client_queue (\n"
-    "  river_client_id text NOT NULL REFERENCES {S}river_client (id) ON DELETE CASCADE,\n"
-    "  name text NOT NULL,\n"
-    "  created_at timestamptz NOT NULL DEFAULT now(),\n"
-    "  max_workers bigint NOT NULL DEFAULT 0,\n"
-    "  metadata jsonb NOT NULL DEFAULT '{}',\n"
-    "  num_jobs_completed bigint NOT NULL DEFAULT 0,\n"
-    "  num_jobs_running bigint NOT NULL DEFAULT 0,\n"
-    "  updated_at timestamptz NOT NULL,\n"
-    "  PRIMARY KEY (river_client_id, name),\n"
-    "  CONSTRAINT name_length CHECK (char_length(name) > 0 AND char_length(name) < 128),\n"
-    "  CONSTRAINT num_jobs_completed_zero_or_positive CHECK (num_jobs_completed >= 0),\n"
-    "  CONSTRAINT num_jobs_running_zero_or_positive CHECK (num_jobs_running >= 0)\n"
-    ");\n";
+    RIVER_CLIENT_DDL;
 
 static const char v5_down[] =
     "DO\n"
@@ -283,28 +276,7 @@ static const char v7_up[] =
     "ALTER TABLE {S}river_queue ALTER COLUMN updated_at SET DEFAULT CURRENT_TIMESTAMP;\n";
 
 static const char v7_down[] =
-    "CREATE UNLOGGED TABLE {S}river_client (\n"
-    "  id text PRIMARY KEY NOT NULL,\n"
-    "  created_at timestamptz NOT NULL DEFAULT now(),\n"
-    "  metadata jsonb NOT NULL DEFAULT '{}',\n"
-    "  paused_at timestamptz,\n"
-    "  updated_at timestamptz NOT NULL,\n"
-    "  CONSTRAINT name_length CHECK (char_length(id) > 0 AND char_length(id) < 128)\n"
-    ");\n"
-    "CREATE UNLOGGED TABLE {S}river_client_queue (\n"
-    "  river_client_id text NOT NULL REFERENCES {S}river_client (id) ON DELETE CASCADE,\n"
-    "  name text NOT NULL,\n"
-    "  created_at timestamptz NOT NULL DEFAULT now(),\n"
-    "  max_workers bigint NOT NULL DEFAULT 0,\n"
-    "  metadata jsonb NOT NULL DEFAULT '{}',\n"
-    "  num_jobs_completed bigint NOT NULL DEFAULT 0,\n"
-    "  num_jobs_running bigint NOT NULL DEFAULT 0,\n"
-    "  updated_at timestamptz NOT NULL,\n"
-    "  PRIMARY KEY (river_client_id, name),\n"
-    "  CONSTRAINT name_length CHECK (char_length(name) > 0 AND char_length(name) < 128),\n"
-    "  CONSTRAINT num_jobs_completed_zero_or_positive CHECK (num_jobs_completed >= 0),\n"
-    "  CONSTRAINT num_jobs_running_zero_or_positive CHECK (num_jobs_running >= 0)\n"
-    ");\n"
+    RIVER_CLIENT_DDL
     "ALTER TABLE {S}river_job ALTER COLUMN max_attempts DROP DEFAULT;\n"
     "ALTER TABLE {S}river_queue ALTER COLUMN updated_at DROP DEFAULT;\n"
     "DROP TABLE {S}river_notification;\n";

@@ -78,6 +78,11 @@ static void spawn(pool *p, size_t n)
 	/* Signals belong to the loop thread: workers start with all blocked. */
 	sigset_t all, old;
 	sigfillset(&all);
+	/* Faults stay deliverable so the crash report can name the job (a
+	 * blocked SIGSEGV is reset to the default action by the kernel). */
+	static const int faults[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+	for (size_t i = 0; i < sizeof faults / sizeof *faults; i++)
+		sigdelset(&all, faults[i]);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (; n && p->nthreads < p->max_threads; n--) {
 		if (pthread_create(&p->threads[p->nthreads], NULL, worker_main, p) != 0) {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "crash.h"
 #include "crypto.h"
 #include "hooks.h"
 #include "insert.h"
@@ -416,7 +417,9 @@ void registry_run(job *j)
 		char err[512];
 		int h = hooks_work_begin(j, err, sizeof err);
 		if (h == HOOK_OK) {
+			crash_set_job(j->pub.kind, j->pub.id, j->pub.attempt);
 			j->result.outcome = j->kind->work(&j->pub, j->kind->userdata);
+			crash_set_job(NULL, 0, 0);
 		} else {
 			/* The handler never sees args a hook refused. */
 			j->result.outcome = h == HOOK_CANCEL ? SLUICE_CANCEL : SLUICE_ERROR;

@@ -1,9 +1,12 @@
 /* sluiced.c -- the daemon's command line. Runs in the foreground (systemd
  * style); exit 78 on configuration problems so systemd does not restart a
  * unit that cannot work. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -42,21 +45,39 @@ static int check_config(const char *path)
 		cfg_errors_free(&errs);
 		return CFG_EXIT_CONFIG;
 	}
-	char err[1024];
-	int rc = registry_load(c.plugins, err, sizeof err);
-	if (rc < 0) {
-		fprintf(stderr, "%s: [worker] plugins: %s\n", path, err);
-	} else if (cfg_check_algorithm(&c, &errs) < 0) {
-		cfg_errors_print(&errs);
-		cfg_errors_free(&errs);
-		rc = -1;
-	} else {
-		printf("%s: OK (%zu queues, %zu kinds, %zu keys)\n", path, c.nqueues,
-		       registry_kind_count(), c.keyring ? c.keyring->n : 0);
+	/* Plugins are loaded in a child: one that crashes in its init is then
+	 * reported, not fatal to the check (systemd runs this as ExecStartPre). */
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char err[1024];
+		int rc = registry_load(c.plugins, err, sizeof err);
+		if (rc < 0) {
+			fprintf(stderr, "%s: [worker] plugins: %s\n", path, err);
+		} else if (cfg_check_algorithm(&c, &errs) < 0) {
+			cfg_errors_print(&errs);
+			rc = -1;
+		} else {
+			printf("%s: OK (%zu queues, %zu kinds, %zu keys)\n", path, c.nqueues,
+			       registry_kind_count(), c.keyring ? c.keyring->n : 0);
+		}
+		fflush(NULL);
+		_exit(rc < 0 ? CFG_EXIT_CONFIG : 0);
 	}
-	registry_unload();
+	int st = 0;
+	int rc = pid < 0 || waitpid(pid, &st, 0) < 0 ? -1 : 0;
+	if (rc == 0 && WIFSIGNALED(st)) {
+		fprintf(stderr, "%s: [worker] plugins: a plugin crashed while loading (%s)\n", path,
+		        strsignal(WTERMSIG(st)));
+		rc = CFG_EXIT_CONFIG;
+	} else if (rc == 0) {
+		rc = WEXITSTATUS(st);
+	} else {
+		fprintf(stderr, "%s: cannot check plugins: %s\n", path, strerror(errno));
+		rc = CFG_EXIT_CONFIG;
+	}
 	cfg_free(&c);
-	return rc < 0 ? CFG_EXIT_CONFIG : 0;
+	return rc;
 }
 
 int main(int argc, char **argv)

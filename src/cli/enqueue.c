@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "encrypt.h"
+#include "hooks.h"
 #include "insert.h"
 #include "migrate.h"
 #include "registry.h"
@@ -128,6 +129,7 @@ int cli_setup_hooks(cli *c)
 		return CFG_EXIT_CONFIG;
 	}
 	enc_install(enc_policy_from(&c->cfg));
+	hooks_set_max_args((size_t)c->cfg.max_args_size);
 	return 0;
 }
 

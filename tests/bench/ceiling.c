@@ -57,12 +57,24 @@ static void *completer_thread(void *arg)
 	char *sql = sql_render(SQL_COMPLETE, schema);
 	prepare_or_die(c, "complete", sql);
 	for (;;) {
+		/* Take everything queued, up to the daemon's batch limit, as its
+		 * completer does when the database is slower than the handlers. */
 		pthread_mutex_lock(&mu);
 		while (!head && !fetch_done)
 			pthread_cond_wait(&cv, &mu);
 		batch *b = head;
 		if (b) {
 			head = b->next;
+			while (head && b->n + head->n <= COMPLETE_MAX_BATCH) {
+				batch *more = head;
+				head = more->next;
+				completion *last = b->list;
+				while (last->next)
+					last = last->next;
+				last->next = more->list;
+				b->n += more->n;
+				free(more);
+			}
 			if (!head)
 				tail = NULL;
 		}

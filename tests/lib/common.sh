@@ -100,11 +100,11 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 start_daemon() {
 	local conf=$1
 	DAEMON_LOG=${2:-$TMP/sluiced.$((${#DAEMON_PIDS[@]} + 1)).log}
-	"$B/sluiced" -c "$conf" 2>"$DAEMON_LOG" &
+	${SLUICED_WRAP:-} "$B/sluiced" -c "$conf" 2>"$DAEMON_LOG" &
 	DAEMON_PID=$!
 	DAEMON_PIDS+=("$DAEMON_PID")
 	local i
-	for ((i = 0; i < 200; i++)); do
+	for ((i = 0; i < ${START_WAIT_TICKS:-200}; i++)); do
 		grep -q 'msg="sluiced ready"' "$DAEMON_LOG" && return 0
 		kill -0 "$DAEMON_PID" 2>/dev/null || break
 		sleep 0.05
@@ -125,7 +125,7 @@ stop_daemon() {
 
 # no_sanitizer_reports LOG: fails on ASan/UBSan/LSan output.
 no_sanitizer_reports() {
-	! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:|ThreadSanitizer' "$1"
+	! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:|ThreadSanitizer|definitely lost: [1-9]|ERROR SUMMARY: [1-9]|Invalid (read|write)' "$1"
 }
 
 # maint_config FILE ID [extra lines]: a daemon config with fast maintenance.
