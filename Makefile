@@ -138,12 +138,13 @@ check-tsan:
 
 # The end-to-end tests with sluiced under valgrind (memcheck, full leak
 # check); any error fails the run.
-VALGRIND_TESTS ?= outcomes notify encryption reload hooks control
+VALGRIND_TESTS ?= outcomes notify encryption reload hooks control children leader periodic \
+	metrics bad_input secrets shutdown timeout
+VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	--show-leak-kinds=definite
 check-valgrind: tests
 	@scripts/deps test valgrind
-	SLUICE_BUILD=$(B) SLUICED_WRAP='valgrind -q --error-exitcode=99 --leak-check=full \
-		--errors-for-leak-kinds=definite --show-leak-kinds=definite' \
-		tests/run $(VALGRIND_TESTS)
+	SLUICE_BUILD=$(B) SLUICED_WRAP='$(VALGRIND)' tests/run $(VALGRIND_TESTS)
 
 # libFuzzer (clang) over each harness for FUZZ_SECONDS; findings land in
 # build/fuzz/ and become regression inputs once added to tests/fuzz/corpus.

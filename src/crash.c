@@ -98,5 +98,7 @@ void crash_install(void)
 	sa.sa_flags = (int)SA_RESETHAND | SA_NODEFER;
 	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
 		sigaction(sigs[i], &sa, NULL);
+#else
+	(void)on_fatal;
 #endif
 }

@@ -261,7 +261,14 @@ static void on_depth(db_status st, PGresult *res, const char *err, void *arg)
 	(void)err;
 	maint *m = arg;
 	if (st == DB_OK) {
+		/* Every configured queue reports every state, 0 included: a series
+		 * that vanishes when a queue drains reads as "no data", not "empty". */
+		static const char *const states[] = {"available", "running", "retryable",
+		                                     "scheduled"};
 		metrics_depth_reset();
+		for (size_t q = 0; q < m->d->cfg.nqueues; q++)
+			for (size_t s = 0; s < sizeof states / sizeof *states; s++)
+				metrics_depth_set(m->d->cfg.queues[q].name, states[s], 0);
 		for (int i = 0; i < PQntuples(res); i++)
 			metrics_depth_set(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
 			                  strtod(PQgetvalue(res, i, 2), NULL));

@@ -72,6 +72,12 @@ static int check_config(const char *path)
 		rc = CFG_EXIT_CONFIG;
 	} else if (rc == 0) {
 		rc = WEXITSTATUS(st);
+		if (rc != 0 && rc != CFG_EXIT_CONFIG) {
+			/* A plugin's init called exit() (or a sanitizer did). */
+			fprintf(stderr, "%s: [worker] plugins: a plugin exited while loading (status %d)\n",
+			        path, rc);
+			rc = CFG_EXIT_CONFIG;
+		}
 	} else {
 		fprintf(stderr, "%s: cannot check plugins: %s\n", path, strerror(errno));
 		rc = CFG_EXIT_CONFIG;

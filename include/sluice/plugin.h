@@ -240,6 +240,8 @@ typedef struct sluice_plugin_magic {
  * `void sluice_plugin_fini(void)`, called at daemon exit. */
 const sluice_plugin_magic *sluice_plugin_abi(void);
 int sluice_plugin_init(const sluice_host *host, sluice_plugin *plugin);
+/* Optional: runs after every worker thread has ended, before dlclose. */
+void sluice_plugin_fini(void);
 
 /* Defines sluice_plugin_abi() for the header the plugin is compiled with. */
 #define SLUICE_PLUGIN(name_, version_)                                          \

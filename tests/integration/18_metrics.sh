@@ -23,7 +23,8 @@ for m in sluice_fetch_duration_seconds_count sluice_complete_duration_seconds_co
 	sluice_db_connected sluice_db_reconnects_total sluice_leader sluice_decrypt_failures_total sluice_up; do
 	grep -q "^$m\|^# TYPE $m " "$TMP/metrics.txt" && ok "exports $m" || not_ok "missing $m"
 done
-check "queue depth sampled by the leader" bash -c "for i in \$(seq 30); do curl -s http://127.0.0.1:$PORT/metrics | grep -q '^sluice_queue_depth' && exit 0; sleep 0.5; done; exit 1"
+# Drained queues report 0 rather than vanishing (sampled every 10 s).
+check "queue depth sampled by the leader, 0 once drained" bash -c "for i in \$(seq 50); do curl -s http://127.0.0.1:$PORT/metrics | grep -qx 'sluice_queue_depth{queue=\"default\",state=\"available\"} 0' && exit 0; sleep 0.5; done; exit 1"
 check "no args in any label or value" test "$(grep -c ARG_MARKER "$TMP/metrics.txt")" = 0
 assert_eq "ok" "$(curl -sf "http://127.0.0.1:$PORT/healthz")" "/healthz 200 when connected"
 assert_eq 404 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/nope")" "unknown path 404"

@@ -30,7 +30,7 @@ assert_match "args too large: 2012 bytes \(\[worker\] max_args_size is 1024\); n
 sed -i "s|^plugins = .*|plugins = $PWD/$B/tests/plugins/crash_init.so|" "$TMP/d.ini"
 out=$("$B/sluiced" --check-config -c "$TMP/d.ini" 2>&1); rc=$?
 assert_eq 78 "$rc" "crashing plugin init: exit 78"
-assert_match "\[worker\] plugins: a plugin crashed while loading \(Segmentation fault\)" "$out" "says so"
+assert_match "\[worker\] plugins: a plugin crashed while loading \((Segmentation fault|Aborted)\)" "$out" "says so"
 
 # Database unreachable at start: retried with backoff, logged without the password.
 cat >"$TMP/down.ini" <<INI

@@ -7,6 +7,7 @@ set -uo pipefail
 B=${SLUICE_BUILD:-build}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sluice-test.XXXXXX")
 DAEMON_PIDS=()
+DAEMON_LOGS=()
 FAILED=0
 NCHECK=0
 
@@ -30,6 +31,17 @@ assert_match() { # assert_match regex actual description
 	if [[ "$2" =~ $1 ]]; then ok "$3"; else not_ok "$3 ('$2' does not match /$1/)"; fi
 }
 finish() {
+	# Every daemon log of the test is scanned for sanitizer and valgrind
+	# reports, unless the test crashes the daemon on purpose.
+	local l
+	if [ -z "${CRASH_EXPECTED:-}" ]; then
+		for l in "${DAEMON_LOGS[@]}"; do
+			[ -f "$l" ] || continue
+			if no_sanitizer_reports "$l"; then continue; fi
+			not_ok "sanitizer or valgrind report in $l:"
+			grep -m 20 -E "$SANITIZER_RE" "$l" | sed 's/^/    /'
+		done
+	fi
 	if [ "$FAILED" -ne 0 ]; then echo "  $FAILED of $NCHECK checks failed (files kept in $TMP)"; exit 1; fi
 	exit 0
 }
@@ -94,6 +106,7 @@ write_config() {
 # Sanitizer builds: report everything, fail hard.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-abort_on_error=1:halt_on_error=1:second_deadlock_stack=1}
 
 # start_daemon CONFIG [LOG]: starts sluiced and waits until it is ready.
 # Sets DAEMON_PID and DAEMON_LOG.
@@ -103,6 +116,7 @@ start_daemon() {
 	${SLUICED_WRAP:-} "$B/sluiced" -c "$conf" 2>"$DAEMON_LOG" &
 	DAEMON_PID=$!
 	DAEMON_PIDS+=("$DAEMON_PID")
+	DAEMON_LOGS+=("$DAEMON_LOG")
 	local i
 	for ((i = 0; i < ${START_WAIT_TICKS:-200}; i++)); do
 		grep -q 'msg="sluiced ready"' "$DAEMON_LOG" && return 0
@@ -123,9 +137,11 @@ stop_daemon() {
 	STOP_RC=$?
 }
 
-# no_sanitizer_reports LOG: fails on ASan/UBSan/LSan output.
+# no_sanitizer_reports LOG: fails on ASan/UBSan/LSan/TSan output, and on any
+# line valgrind -q prints (it only prints errors, as ==PID== lines).
+SANITIZER_RE='AddressSanitizer|LeakSanitizer|runtime error:|ThreadSanitizer|^==[0-9]+== '
 no_sanitizer_reports() {
-	! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:|ThreadSanitizer|definitely lost: [1-9]|ERROR SUMMARY: [1-9]|Invalid (read|write)' "$1"
+	! grep -qE "$SANITIZER_RE" "$1"
 }
 
 # maint_config FILE ID [extra lines]: a daemon config with fast maintenance.

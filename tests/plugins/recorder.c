@@ -9,6 +9,7 @@
  *   torture.slow   sleeps args.ms (honouring cancellation), then completes
  *   torture.crash  dies with SIGSEGV (the handler-crash test)            */
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,10 @@ SLUICE_PLUGIN("recorder", "1")
 
 static const sluice_host *host;
 static _Thread_local PGconn *conn;
+/* Worker threads end before the daemon exits: each closes its connection. */
+static pthread_key_t conn_key;
+
+static void conn_close(void *c) { PQfinish(c); }
 
 static long arg_long(const sluice_job *job, const char *key, long def)
 {
@@ -43,6 +48,7 @@ static void record(const sluice_job *job, const char *what)
 		if (!conn || PQstatus(conn) != CONNECTION_OK) {
 			PQfinish(conn);
 			conn = PQconnectdb(getenv("TORTURE_URL"));
+			pthread_setspecific(conn_key, conn);
 		}
 		char id[24], att[16];
 		snprintf(id, sizeof id, "%lld", (long long)job->id);
@@ -66,7 +72,7 @@ static int work(const sluice_job *job, void *ud)
 	/* A real invalid access, not raise(): worker threads block
 	 * asynchronous signals, a fault cannot be blocked. */
 	if (strcmp(k, "crash") == 0)
-		*(volatile int *)(uintptr_t)arg_long(job, "addr", 0) = 1;
+		*(volatile int *)(uintptr_t)arg_long(job, "addr", 16) = 1; /* not NULL: UBSan would catch that first */
 	if (strcmp(k, "fail") == 0)
 		return host->fail(job, "torture failure (attempt %d)", job->attempt);
 	if (strcmp(k, "flaky") == 0 && job->attempt < arg_long(job, "ok_at", 2))
@@ -90,6 +96,8 @@ int sluice_plugin_init(const sluice_host *h, sluice_plugin *plugin)
 {
 	static const char *const kinds[] = {"ok", "flaky", "fail", "spawn", "slow", "crash"};
 	host = h;
+	if (pthread_key_create(&conn_key, conn_close) != 0)
+		return -1;
 	for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
 		char name[32];
 		snprintf(name, sizeof name, "torture.%s", kinds[i]);
@@ -101,3 +109,5 @@ int sluice_plugin_init(const sluice_host *h, sluice_plugin *plugin)
 	}
 	return 0;
 }
+
+void sluice_plugin_fini(void) { pthread_key_delete(conn_key); }
