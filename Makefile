@@ -148,12 +148,14 @@ check-valgrind: tests
 
 # libFuzzer (clang) over each harness for FUZZ_SECONDS; findings land in
 # build/fuzz/ and become regression inputs once added to tests/fuzz/corpus.
+# The library is built with fuzzer-no-link: without its coverage counters
+# libFuzzer sees only the harness and explores blind.
 FUZZ_SECONDS ?= 60
 FB := build/fuzz
 fuzz:
 	@scripts/deps build fuzz
 	$(MAKE) B=$(FB) CC=clang OPT='-O1 -g -fno-omit-frame-pointer' \
-		SAN='-fsanitize=address,undefined -fno-sanitize-recover=all' $(FB)/libsluice.a
+		SAN='-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all' $(FB)/libsluice.a
 	@set -e; for f in $(FUZZERS); do \
 		clang $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
 			-o $(FB)/fuzz_$$f tests/fuzz/fuzz_$$f.c $(FB)/libsluice.a $(PKG_LIBS) -ldl -lm; \
@@ -161,7 +163,7 @@ fuzz:
 		echo "== fuzz_$$f for $(FUZZ_SECONDS)s"; \
 		$(FB)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 			-artifact_prefix=$(FB)/findings/$$f- -print_final_stats=1 \
-			$(FB)/corpus-$$f tests/fuzz/corpus/$$f 2>&1 | grep -E '^(#|==|stat::number_of_executed_units|SUMMARY|INFO: Seed)' | tail -n 4; \
+			$(FB)/corpus-$$f tests/fuzz/corpus/$$f 2>&1 | grep -E '^(#[0-9]|==|stat::number_of_executed_units|SUMMARY|INFO: Seed)' | tail -n 4; \
 	done; \
 	if ls $(FB)/findings/* >/dev/null 2>&1; then echo "findings in $(FB)/findings:"; ls $(FB)/findings; exit 1; fi
 
