@@ -17,6 +17,8 @@ int metrics_start(uv_loop_t *loop, const char *listen, metrics_gauges_fn gauges,
                   metrics_health_fn health, void *arg, char *err, size_t errlen);
 void metrics_stop(void);
 void metrics_free(void);
+/* The /metrics body: every family, then the daemon's gauges. */
+void metrics_render(sb *out);
 
 void metrics_job(const char *kind, const char *queue, const char *outcome, double seconds);
 void metrics_decrypt_failure(const char *key_id);
