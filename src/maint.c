@@ -37,6 +37,22 @@ static void arm(maint *m, uv_timer_t *t, uv_timer_cb cb, uint64_t ms)
 		uv_timer_start(t, cb, ms, 0);
 }
 
+/* The end of one batch of the scheduler or the cleaner: counts it, says so,
+ * and returns when to run again (soon after a full batch: more wait). */
+static uint64_t batch_done(db_status st, PGresult *res, const char *err, uint64_t *total,
+                           int level, const char *done, const char *failed, uint64_t every)
+{
+	if (st == DB_ESQL)
+		log_warn(failed, LS("err", err));
+	if (st != DB_OK)
+		return every;
+	int64_t n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	*total += (uint64_t)n;
+	if (n)
+		LOG_AT_(level, done, LI("jobs", n));
+	return n >= 10000 ? BATCH_AGAIN_MS : every;
+}
+
 /* ---- scheduler ---------------------------------------------------------- */
 /* (The *_EVERY_MS intervals are [maintenance] settings, River's defaults.) */
 
@@ -46,17 +62,9 @@ static void on_scheduled(db_status st, PGresult *res, const char *err, void *arg
 {
 	maint *m = arg;
 	m->sched_busy = false;
-	uint64_t again = SCHEDULE_EVERY_MS;
-	if (st == DB_OK) {
-		int64_t n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		m->scheduled += (uint64_t)n;
-		if (n)
-			log_debug("scheduler made jobs available", LI("jobs", n));
-		if (n >= 10000)
-			again = BATCH_AGAIN_MS;
-	} else if (st == DB_ESQL) {
-		log_warn("scheduler failed", LS("err", err));
-	}
+	uint64_t again = batch_done(st, res, err, &m->scheduled, LOG_DEBUG,
+	                            "scheduler made jobs available", "scheduler failed",
+	                            SCHEDULE_EVERY_MS);
 	arm(m, &m->sched_t, run_schedule, again);
 }
 
@@ -198,17 +206,8 @@ static void on_cleaned(db_status st, PGresult *res, const char *err, void *arg)
 {
 	maint *m = arg;
 	m->clean_busy = false;
-	uint64_t again = CLEAN_EVERY_MS;
-	if (st == DB_OK) {
-		int64_t n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		m->cleaned += (uint64_t)n;
-		if (n)
-			log_info("cleaner deleted finished jobs", LI("jobs", n));
-		if (n >= 10000)
-			again = BATCH_AGAIN_MS;
-	} else if (st == DB_ESQL) {
-		log_warn("cleaner failed", LS("err", err));
-	}
+	uint64_t again = batch_done(st, res, err, &m->cleaned, LOG_INFO,
+	                            "cleaner deleted finished jobs", "cleaner failed", CLEAN_EVERY_MS);
 	arm(m, &m->clean_t, run_clean, again);
 }
 
