@@ -123,7 +123,7 @@ start_daemon() {
 		kill -0 "$DAEMON_PID" 2>/dev/null || break
 		sleep 0.05
 	done
-	echo "  daemon did not become ready; log:"
+	not_ok "daemon did not become ready; log:"
 	sed 's/^/    /' "$DAEMON_LOG" | tail -n 20
 	return 1
 }
