@@ -170,7 +170,14 @@ static void on_result(db_status st, PGresult *res, const char *err, void *arg)
 		flush(c);
 	else if (c->pending)
 		arm(c, COMPLETE_FLUSH_MS);
-	else if (c->on_idle)
+	if (c->full && completer_backlog(c) < COMPLETE_BACKLOG_WAIT / 2) {
+		c->full = false;
+		log_debug("outcome backlog drained; fetching again",
+		          LI("backlog", (int64_t)completer_backlog(c)));
+		if (c->on_room)
+			c->on_room(c->arg);
+	}
+	if (!c->pending && !c->flushing && c->on_idle)
 		c->on_idle(c->arg);
 }
 
@@ -235,6 +242,16 @@ void completer_prepare(completer *c)
 }
 
 bool completer_idle(const completer *c) { return !c->pending && !c->flushing; }
+
+bool completer_full(completer *c)
+{
+	if (!c->full && completer_backlog(c) >= COMPLETE_BACKLOG_WAIT) {
+		c->full = true;
+		log_debug("outcome backlog full; fetching waits",
+		          LI("backlog", (int64_t)completer_backlog(c)));
+	}
+	return c->full;
+}
 
 size_t completer_backlog(const completer *c) { return c->pending + c->ninflight; }
 

@@ -19,6 +19,12 @@
 /* Upper bound on one statement's batch. */
 #define COMPLETE_MAX_BATCH 2000
 
+/* Outcomes waiting to be written at which fetching stops, until they drop
+ * below half (River makes finished jobs wait at the same backlog, 10,000):
+ * memory stays bounded when the database writes outcomes slower than the
+ * handlers produce them, and the fetches give it room to catch up. */
+#define COMPLETE_BACKLOG_WAIT 10000
+
 typedef struct completer {
 	db_conn *conn;
 	char *sql;
@@ -31,10 +37,12 @@ typedef struct completer {
 	size_t limit; /* current batch cap; shrinks while bisecting a bad batch */
 	bool flushing;
 	bool timer_armed;
+	bool full; /* completer_full() said so; on_room when it drains */
 	uint64_t sent_ms;
 	uv_timer_t timer;
 	uint64_t applied, skipped, failed, children;
 	void (*on_idle)(void *arg); /* called when nothing is pending or in flight */
+	void (*on_room)(void *arg); /* called when a full backlog fell below half */
 	void *arg;
 } completer;
 
@@ -47,6 +55,8 @@ void completer_prepare(completer *c);
 /* Flush what is pending now (connection came up, shutdown). */
 void completer_kick(completer *c);
 bool completer_idle(const completer *c);
+/* Whether COMPLETE_BACKLOG_WAIT outcomes wait; if so, on_room follows. */
+bool completer_full(completer *c);
 size_t completer_backlog(const completer *c);
 /* After the loop closed the timer. */
 void completer_free(completer *c);

@@ -260,6 +260,8 @@ void daemon_maybe_finish(sluiced *d)
 	close_all(d);
 }
 
+static void on_completer_room(void *arg) { fetch_trigger_all(arg); }
+
 static void on_completer_idle(void *arg) { daemon_maybe_finish(arg); }
 
 static void close_handle(uv_handle_t *h, void *arg)
@@ -795,6 +797,7 @@ int daemon_run(const char *config_path)
 		uv_timer_start(&d->watchdog_timer, on_watchdog, d->watchdog_ms / 2, d->watchdog_ms / 2);
 	completer_init(&d->comp, d->loop, &d->complete_conn, d->schema);
 	d->comp.on_idle = on_completer_idle;
+	d->comp.on_room = on_completer_room;
 	d->comp.arg = d;
 	pool_init(&d->pool, d->loop, total_workers(&d->cfg), on_job_done, d);
 

@@ -110,6 +110,8 @@ void fetch_trigger(pq_queue *q, enum fetch_reason why)
 	int free_slots = q->max_workers - q->running;
 	if (free_slots <= 0)
 		return; /* a finishing job triggers again */
+	if (completer_full(&d->comp))
+		return; /* its on_room triggers every queue again */
 	if (why == FETCH_SLOT_FREED &&
 	    (!q->backlog || (free_slots < refill_batch(q) && q->running > 0)))
 		return; /* nothing known to wait, or too few slots yet */
