@@ -5,7 +5,11 @@
  *
  *   ceiling URL BATCH [SCHEMA]   (works the available jobs of queue default)
  *
- * Prints one JSON line: {"batch":B,"jobs":N,"seconds":S,"jobs_per_s":R}. */
+ * Prints one JSON line: {"batch":B,"jobs":N,"seconds":S,"jobs_per_s":R,
+ * "fetch_seconds":F,"completions":C,"complete_seconds":T}: wall time from
+ * the first fetch to the last completion, when the fetching ended, and the
+ * number and total time of completion statements. (tests/bench/run measures
+ * every system from the rows themselves; these say where the time went.) */
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -29,6 +33,8 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static batch *head, *tail;
 static int fetch_done;
 static const char *url, *schema = "";
+static int64_t complete_us; /* time in completion statements (completer thread) */
+static int complete_n;
 
 static PGconn *connect_or_die(void)
 {
@@ -84,7 +90,10 @@ static void *completer_thread(void *arg)
 		sb json = {0};
 		completer_encode(&json, b->list, b->n);
 		const char *params[] = {sb_str(&json)};
+		int64_t t0 = now_us();
 		PGresult *r = PQexecPrepared(c, "complete", 1, params, NULL, NULL, 0);
+		complete_us += now_us() - t0;
+		complete_n++;
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 			fprintf(stderr, "ceiling: complete: %s", PQresultErrorMessage(r));
 			exit(1);
@@ -161,14 +170,17 @@ int main(int argc, char **argv)
 		pthread_cond_signal(&cv);
 		pthread_mutex_unlock(&mu);
 	}
+	double fetch_secs = (double)(now_us() - t0) / 1e6;
 	pthread_mutex_lock(&mu);
 	fetch_done = 1;
 	pthread_cond_broadcast(&cv);
 	pthread_mutex_unlock(&mu);
 	pthread_join(t, NULL);
 	double secs = (double)(now_us() - t0) / 1e6;
-	printf("{\"batch\":%d,\"jobs\":%lld,\"seconds\":%.3f,\"jobs_per_s\":%.0f}\n", limit, done, secs,
-	       secs > 0 ? (double)done / secs : 0.0);
+	printf("{\"batch\":%d,\"jobs\":%lld,\"seconds\":%.3f,\"jobs_per_s\":%.0f,"
+	       "\"fetch_seconds\":%.3f,\"completions\":%d,\"complete_seconds\":%.3f}\n",
+	       limit, done, secs, secs > 0 ? (double)done / secs : 0.0, fetch_secs, complete_n,
+	       (double)complete_us / 1e6);
 	free(sql);
 	PQfinish(f);
 	return done == fetched ? 0 : 1;

@@ -52,6 +52,8 @@ pg_start() {
 		synchronous_commit = off
 		full_page_writes = off
 		CONF
+		# Extra settings, one per line (the benchmark's commit timestamps).
+		[ -z "${PG_CONF:-}" ] || printf '%s\n' "$PG_CONF" >>"$PG_DATA/postgresql.conf"
 	fi
 	pg_as "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_DIR/server.log" -o "-p $PGPORT" -w -t 60 start \
 		>/dev/null || { tail -n 30 "$PG_DIR/server.log" >&2; return 1; }
