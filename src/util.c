@@ -181,7 +181,8 @@ static void fmt_date(int64_t us, char *buf, int64_t *frac_us)
 		strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
 		cached_secs = secs;
 	}
-	memcpy(buf, cached, 20);
+	/* With its NUL: past year 9999 (snoozed "forever") the text is longer. */
+	memcpy(buf, cached, strlen(cached) + 1);
 	*frac_us = frac;
 }
 

@@ -14,6 +14,12 @@ static void rfc3339_trims_like_go(void)
 	CHECK_STR(b, "2027-01-15T08:00:00.000001Z");
 	fmt_rfc3339_ms(1800000000120999LL, b);
 	CHECK_STR(b, "2027-01-15T08:00:00.120Z");
+	/* A snooze "forever" is scheduled at INT64_MAX / 2 (outcome.c): a
+	 * year with six digits, which PostgreSQL accepts. */
+	fmt_rfc3339_us(INT64_MAX / 2, b);
+	CHECK_STR(b, "148108-07-06T14:00:27.387903Z");
+	fmt_rfc3339_us(1800000000000000LL, b); /* back to the cached second's length */
+	CHECK_STR(b, "2027-01-15T08:00:00Z");
 }
 
 static void durations(void)
