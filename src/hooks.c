@@ -24,6 +24,16 @@ static _Atomic size_t max_args = 16u << 20;
 void hooks_set_max_args(size_t bytes) { max_args = bytes; }
 size_t hooks_max_args(void) { return max_args; }
 
+/* [worker] max_args_size, the same for inserted and fetched args. */
+static bool too_large(size_t len, char *err, size_t errlen)
+{
+	size_t max = max_args;
+	if (len <= max)
+		return false;
+	snprintf(err, errlen, "args too large: %zu bytes ([worker] max_args_size is %zu)", len, max);
+	return true;
+}
+
 int hooks_add(const sluice_hook *in, const char *plugin_path, char *err, size_t errlen)
 {
 	sluice_hook h = {0};
@@ -111,11 +121,8 @@ static int run_one(const hook_entry *e, sluice_hook_fn fn, sluice_hook_args *a, 
 int hooks_insert_begin(const char *kind, const char *queue, const char *args, size_t len,
                        bool encrypt, char **out, char *err, size_t errlen)
 {
-	if (len > max_args) {
-		snprintf(err, errlen, "args too large: %zu bytes ([worker] max_args_size is %zu)", len,
-		         (size_t)max_args);
+	if (too_large(len, err, errlen))
 		return -1;
-	}
 	char *cur = xstrndup(args, len);
 	size_t curlen = len;
 	sluice_hook_args a = {.size = sizeof a, .kind = kind, .queue = queue};
@@ -152,11 +159,8 @@ int hooks_insert_begin(const char *kind, const char *queue, const char *args, si
 
 int hooks_work_begin(job *j, char *err, size_t errlen)
 {
-	if (j->pub.args_len > max_args) {
-		snprintf(err, errlen, "args too large: %zu bytes ([worker] max_args_size is %zu)",
-		         j->pub.args_len, (size_t)max_args);
+	if (too_large(j->pub.args_len, err, errlen))
 		return HOOK_FAIL;
-	}
 	enc_policy *p = enc_acquire();
 	char *plain = NULL;
 	size_t plen = 0;
