@@ -388,11 +388,18 @@ static void queue_prepare(db_conn *c, db_prepared *p)
 	enqueue(c, q);
 }
 
+static db_prepared *find_prepared(const db_conn *c, const char *name)
+{
+	db_prepared *p = c->prepared;
+	while (p && strcmp(p->name, name) != 0)
+		p = p->next;
+	return p;
+}
+
 void db_prepare(db_conn *c, const char *name, const char *sql)
 {
-	for (db_prepared *p = c->prepared; p; p = p->next)
-		if (strcmp(p->name, name) == 0)
-			return;
+	if (find_prepared(c, name))
+		return;
 	db_prepared *p = xcalloc(1, sizeof *p);
 	p->name = xstrdup(name);
 	p->sql = xstrdup(sql);
@@ -424,9 +431,7 @@ int db_query_prepared(db_conn *c, const char *name, int nparams, const char *con
 {
 	if (c->state != DB_READY)
 		return -1;
-	db_prepared *p = c->prepared;
-	while (p && strcmp(p->name, name) != 0)
-		p = p->next;
+	db_prepared *p = find_prepared(c, name);
 	if (!p)
 		abort(); /* a bug: statements are registered before they are run */
 	db_request *q = make_request(NULL, nparams, params, cb, arg);
