@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util.h"
+
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define CRASH_SANITIZED 1
 #elif defined(__has_feature)
@@ -36,16 +38,10 @@ static size_t put_s(char *buf, size_t at, size_t cap, const char *s)
 
 static size_t put_i(char *buf, size_t at, size_t cap, int64_t v)
 {
-	char tmp[24];
-	size_t n = 0;
-	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-	do
-		tmp[n++] = (char)('0' + u % 10);
-	while ((u /= 10) && n < sizeof tmp);
-	if (v < 0 && at < cap)
-		buf[at++] = '-';
-	while (n && at < cap)
-		buf[at++] = tmp[--n];
+	char tmp[FMT_I64_MAX];
+	size_t n = fmt_i64(v, tmp);
+	for (size_t i = 0; i < n && at < cap; i++)
+		buf[at++] = tmp[i];
 	return at;
 }
 

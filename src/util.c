@@ -94,17 +94,24 @@ void sb_printf(sb *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-void sb_put_i64(sb *b, int64_t v)
+size_t fmt_i64(int64_t v, char out[FMT_I64_MAX])
 {
-	char tmp[24];
-	int i = sizeof tmp;
+	char tmp[FMT_I64_MAX];
+	size_t i = sizeof tmp;
 	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
 	do
 		tmp[--i] = (char)('0' + u % 10);
 	while (u /= 10);
 	if (v < 0)
 		tmp[--i] = '-';
-	sb_putn(b, tmp + i, sizeof tmp - (size_t)i);
+	memcpy(out, tmp + i, sizeof tmp - i);
+	return sizeof tmp - i;
+}
+
+void sb_put_i64(sb *b, int64_t v)
+{
+	char tmp[FMT_I64_MAX];
+	sb_putn(b, tmp, fmt_i64(v, tmp));
 }
 
 void sb_json_strn(sb *b, const char *s, size_t n)

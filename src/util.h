@@ -31,6 +31,10 @@ void sb_puts(sb *b, const char *s);
 void sb_putc(sb *b, char c);
 void sb_printf(sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_put_i64(sb *b, int64_t v);
+/* v in decimal, not NUL-terminated; returns the length. No locale, no
+ * allocation: safe in a signal handler (crash.c). */
+#define FMT_I64_MAX 20
+size_t fmt_i64(int64_t v, char out[FMT_I64_MAX]);
 /* Appends s as a JSON string literal, quotes included. */
 void sb_json_str(sb *b, const char *s);
 void sb_json_strn(sb *b, const char *s, size_t n);

@@ -45,6 +45,19 @@ static void durations(void)
 	CHECK_STR(b, "250ms");
 }
 
+static void integers(void)
+{
+	/* sb_put_i64 and the crash report's job ids share fmt_i64. */
+	static const int64_t v[] = {0, 7, -1, 1234567890123LL, INT64_MAX, INT64_MIN};
+	sb b = {0};
+	for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+		sb_put_i64(&b, v[i]);
+		sb_putc(&b, ' ');
+	}
+	CHECK_STR(sb_str(&b), "0 7 -1 1234567890123 9223372036854775807 -9223372036854775808 ");
+	sb_free(&b);
+}
+
 static void json_strings(void)
 {
 	sb b = {0};
@@ -96,5 +109,5 @@ static void completion_encoding(void)
 	sb_free(&s);
 }
 
-UNIT_MAIN(UNIT(rfc3339_trims_like_go), UNIT(durations), UNIT(json_strings),
+UNIT_MAIN(UNIT(rfc3339_trims_like_go), UNIT(durations), UNIT(integers), UNIT(json_strings),
           UNIT(queue_and_kind_names), UNIT(split_lists), UNIT(completion_encoding))
