@@ -99,17 +99,28 @@ static void spawn(pool *p, size_t n)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+/* One-shot, re-armed for when the job now at the head would have waited
+ * STALL_MS: a stall is seen on time, while a burst of quick jobs (whose
+ * head keeps moving) wakes the loop about once per STALL_MS, not every
+ * millisecond. */
 static void on_stall_check(uv_timer_t *t)
 {
 	pool *p = t->data;
+	uint64_t next = 0;
 	pthread_mutex_lock(&p->mu);
-	if (!p->head) {
-		uv_timer_stop(t);
-	} else if (p->idle == 0 && mono_ms() - p->head_since_ms >= STALL_MS) {
-		size_t want = p->queued < SPAWN_PER_CHECK ? p->queued : SPAWN_PER_CHECK;
-		spawn(p, want);
+	if (p->head) {
+		uint64_t waited = mono_ms() - p->head_since_ms;
+		if (waited < STALL_MS) {
+			next = STALL_MS - waited;
+		} else {
+			if (p->idle == 0)
+				spawn(p, p->queued < SPAWN_PER_CHECK ? p->queued : SPAWN_PER_CHECK);
+			next = STALL_MS;
+		}
 	}
 	pthread_mutex_unlock(&p->mu);
+	if (next)
+		uv_timer_start(t, on_stall_check, next, 0);
 }
 
 int pool_init(pool *p, uv_loop_t *loop, size_t max_threads, pool_done_cb on_done, void *arg)
@@ -156,7 +167,7 @@ void pool_submit(pool *p, job *first, size_t n)
 			pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	if (!uv_is_active((uv_handle_t *)&p->stall))
-		uv_timer_start(&p->stall, on_stall_check, 1, 1);
+		uv_timer_start(&p->stall, on_stall_check, STALL_MS, 0);
 }
 
 void pool_stop(pool *p, bool wait_for_running)
