@@ -26,6 +26,10 @@ PGconn *cli_connect(cli *c);
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* True when argv[i] is opt; with a value (--opt VALUE or --opt=VALUE) in *val. */
 bool cli_opt(int argc, char **argv, int *i, const char *opt, const char **val);
+/* For a command that takes a subcommand: with none, or -h/--help in its
+ * place, prints help and returns the exit code (usage error when missing);
+ * otherwise -1, and the command goes on. */
+int cli_help_first(const cli *c, void (*help)(void));
 
 int cmd_migrate(cli *c);
 int cmd_enqueue(cli *c);

@@ -331,10 +331,9 @@ static int cmd_change(cli *c, PGconn *conn, const char *what, const char *id)
 
 int cmd_jobs(cli *c)
 {
-	if (c->argc < 2 || strcmp(c->argv[1], "--help") == 0 || strcmp(c->argv[1], "-h") == 0) {
-		help();
-		return c->argc < 2 ? EXIT_USAGE : 0;
-	}
+	int shown = cli_help_first(c, help);
+	if (shown >= 0)
+		return shown;
 	for (int i = 2; i < c->argc; i++)
 		if (strcmp(c->argv[i], "--help") == 0) {
 			help();

@@ -74,10 +74,9 @@ static void json_row(const row *r, const char *kind, bool configured, bool encry
 
 int cmd_keys(cli *c)
 {
-	if (c->argc < 2 || strcmp(c->argv[1], "--help") == 0 || strcmp(c->argv[1], "-h") == 0) {
-		help();
-		return c->argc < 2 ? EXIT_USAGE : 0;
-	}
+	int shown = cli_help_first(c, help);
+	if (shown >= 0)
+		return shown;
 	if (strcmp(c->argv[1], "status") != 0)
 		return cli_fail(EXIT_USAGE, "keys: unknown subcommand '%s' (status)", c->argv[1]);
 	for (int i = 2; i < c->argc; i++) {

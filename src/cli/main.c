@@ -66,6 +66,14 @@ int cli_fail(int code, const char *fmt, ...)
 	return code;
 }
 
+int cli_help_first(const cli *c, void (*help)(void))
+{
+	if (c->argc >= 2 && strcmp(c->argv[1], "--help") != 0 && strcmp(c->argv[1], "-h") != 0)
+		return -1;
+	help();
+	return c->argc < 2 ? EXIT_USAGE : 0;
+}
+
 bool cli_opt(int argc, char **argv, int *i, const char *opt, const char **val)
 {
 	const char *a = argv[*i];

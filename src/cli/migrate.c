@@ -89,10 +89,9 @@ static int job_rows(PGconn *conn, const char *schema, long long *n)
 
 int cmd_migrate(cli *c)
 {
-	if (c->argc < 2 || strcmp(c->argv[1], "--help") == 0 || strcmp(c->argv[1], "-h") == 0) {
-		help();
-		return c->argc < 2 ? EXIT_USAGE : 0;
-	}
+	int shown = cli_help_first(c, help);
+	if (shown >= 0)
+		return shown;
 	const char *sub = c->argv[1];
 	int target = -1;
 	bool force = false;

@@ -62,10 +62,9 @@ static const char resume_sql[] =
 
 int cmd_queues(cli *c)
 {
-	if (c->argc < 2 || strcmp(c->argv[1], "--help") == 0 || strcmp(c->argv[1], "-h") == 0) {
-		help();
-		return c->argc < 2 ? EXIT_USAGE : 0;
-	}
+	int shown = cli_help_first(c, help);
+	if (shown >= 0)
+		return shown;
 	const char *sub = c->argv[1];
 	bool list = strcmp(sub, "list") == 0, pause = strcmp(sub, "pause") == 0;
 	if (!list && !pause && strcmp(sub, "resume") != 0)
