@@ -177,7 +177,7 @@ static void on_result(db_status st, PGresult *res, const char *err, void *arg)
 		if (c->on_room)
 			c->on_room(c->arg);
 	}
-	if (!c->pending && !c->flushing && c->on_idle)
+	if (completer_idle(c) && c->on_idle)
 		c->on_idle(c->arg);
 }
 
