@@ -147,18 +147,33 @@ void crypto_reset_plugins(void)
 
 /* ---- envelope ---------------------------------------------------------------- */
 
-static char *ad_for(const char *alg, const char *kid, const char *kind, size_t *len)
+/* "s1|<algorithm>|<key id>|<kind>", in buf when it fits (it does unless
+ * the kind is very long): no allocation per job. Free it with ad_free. */
+#define AD_BUF 256
+static char *ad_for(char buf[AD_BUF], const char *alg, const char *kid, const char *kind,
+                    size_t *len)
 {
-	sb b = {0};
-	sb_grow(&b, strlen(alg) + strlen(kid) + strlen(kind) + 8);
-	sb_puts(&b, ENVELOPE_VERSION "|");
-	sb_puts(&b, alg);
-	sb_putc(&b, '|');
-	sb_puts(&b, kid);
-	sb_putc(&b, '|');
-	sb_puts(&b, kind);
-	*len = b.len;
-	return sb_take(&b);
+	const char *part[] = {ENVELOPE_VERSION, alg, kid, kind};
+	size_t n = ARRAY_LEN(part) - 1;
+	for (size_t i = 0; i < ARRAY_LEN(part); i++)
+		n += strlen(part[i]);
+	char *ad = n < AD_BUF ? buf : xmalloc(n + 1), *p = ad;
+	for (size_t i = 0; i < ARRAY_LEN(part); i++) {
+		size_t l = strlen(part[i]);
+		if (i)
+			*p++ = '|';
+		memcpy(p, part[i], l);
+		p += l;
+	}
+	*p = '\0';
+	*len = n;
+	return ad;
+}
+
+static void ad_free(char *ad, const char buf[AD_BUF])
+{
+	if (ad != buf)
+		free(ad);
 }
 
 static void put_b64(sb *b, const uint8_t *bin, size_t n)
@@ -178,7 +193,7 @@ char *envelope_seal(const sluice_encryptor *enc, const char *kid, const uint8_t 
 	else
 		randombytes_buf(nonce, enc->nonce_bytes);
 	size_t adlen;
-	char *ad = ad_for(enc->name, kid, kind, &adlen);
+	char adbuf[AD_BUF], *ad = ad_for(adbuf, enc->name, kid, kind, &adlen);
 	/* Without AEAD, a digest of the associated data rides inside. */
 	size_t prefix = enc->aead ? 0 : AD_DIGEST_BYTES;
 	size_t mlen = prefix + len;
@@ -190,7 +205,7 @@ char *envelope_seal(const sluice_encryptor *enc, const char *kid, const uint8_t 
 	int rc = enc->encrypt(enc->userdata, c, m, mlen, (const uint8_t *)ad, adlen, nonce, key);
 	sodium_memzero(m, mlen);
 	free(m);
-	free(ad);
+	ad_free(ad, adbuf);
 	if (rc != 0) {
 		free(c);
 		return NULL;
@@ -285,7 +300,7 @@ int envelope_parse(const char *t, size_t len, envelope *e, char *why, size_t n)
 		snprintf(why, n, "malformed envelope (bad nonce encoding) for key id \"%s\"", e->kid);
 		return -1;
 	}
-	e->ct = xmalloc(plen[4]);
+	e->ct = plen[4] <= sizeof e->ct_small ? e->ct_small : xmalloc(plen[4]);
 	if (b64_field(part[4], plen[4], e->ct, plen[4], &e->ct_len) < 0) {
 		snprintf(why, n, "malformed envelope (bad ciphertext encoding) for key id \"%s\"", e->kid);
 		envelope_free(e);
@@ -296,7 +311,8 @@ int envelope_parse(const char *t, size_t len, envelope *e, char *why, size_t n)
 
 void envelope_free(envelope *e)
 {
-	free(e->ct);
+	if (e->ct != e->ct_small)
+		free(e->ct);
 	e->ct = NULL;
 }
 
@@ -322,7 +338,7 @@ int envelope_open(const envelope *e, const sluice_encryptor *enc, const uint8_t 
 	}
 	size_t mlen = e->ct_len - enc->overhead;
 	size_t adlen;
-	char *ad = ad_for(enc->name, e->kid, kind, &adlen);
+	char adbuf[AD_BUF], *ad = ad_for(adbuf, enc->name, e->kid, kind, &adlen);
 	uint8_t *m = xmalloc(mlen + 1);
 	int rc = enc->decrypt(enc->userdata, m, e->ct, e->ct_len, (const uint8_t *)ad, adlen,
 	                      e->nonce, key);
@@ -331,7 +347,7 @@ int envelope_open(const envelope *e, const sluice_encryptor *enc, const uint8_t 
 		crypto_generichash(d, sizeof d, (const uint8_t *)ad, adlen, NULL, 0);
 		rc = sodium_memcmp(d, m, AD_DIGEST_BYTES);
 	}
-	free(ad);
+	ad_free(ad, adbuf);
 	if (rc != 0) {
 		crypto_free_plain((char *)m, mlen + 1);
 		snprintf(why, n,

@@ -36,11 +36,13 @@ typedef struct envelope {
 	char kid[33];
 	uint8_t nonce[64];
 	size_t nonce_len;
-	uint8_t *ct;
+	uint8_t *ct; /* ct_small when it fits: no allocation per job */
 	size_t ct_len;
+	uint8_t ct_small[256];
 } envelope;
 
-/* Returns 0, or -1 with why (a reason naming no secret). */
+/* Returns 0, or -1 with why (a reason naming no secret). e->ct may point
+ * into e itself: do not copy an envelope. */
 int envelope_parse(const char *token, size_t len, envelope *e, char *why, size_t n);
 void envelope_free(envelope *e);
 

@@ -45,7 +45,7 @@ job *job_from_row(const PGresult *res, int row)
 	j->pub.size = sizeof(sluice_job);
 	j->pub.id = strtoll(PQgetvalue(res, row, FC_ID), NULL, 10);
 	j->pub.args = out[0];
-	j->pub.args_len = (size_t)PQgetlength(res, row, FC_ARGS);
+	j->pub.args_len = j->row_args_len = (size_t)PQgetlength(res, row, FC_ARGS);
 	j->pub.kind = out[1];
 	j->pub.queue = out[2];
 	j->pub.metadata = out[3];
@@ -87,6 +87,15 @@ void job_set_args(job *j, char *buf, size_t len)
 	j->own_len = len;
 	j->pub.args = buf;
 	j->pub.args_len = len;
+}
+
+void job_drop_args(job *j)
+{
+	crypto_free_plain(j->own_args, j->own_len);
+	j->own_args = NULL;
+	j->own_len = 0;
+	j->pub.args = (const char *)(j + 1);
+	j->pub.args_len = j->row_args_len;
 }
 
 void job_free(job *j)

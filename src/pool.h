@@ -21,7 +21,7 @@ typedef struct pool {
 	pthread_cond_t cv;
 	job *head, *tail; /* submitted, not yet picked up */
 	size_t queued;
-	uint64_t head_since_ms; /* when the job now at the head was queued */
+	uint64_t head_since_ms; /* since when the head job has been at the head (reset as it moves) */
 	size_t nthreads, max_threads, eager_threads, idle;
 	pthread_t *threads;
 	bool stopping;

@@ -430,6 +430,7 @@ void registry_run(job *j)
 	} else if (j->kind) {
 		j->result.outcome = SLUICE_ERROR; /* cancelled before it started */
 	}
+	job_drop_args(j);
 	job_facts f = {
 	    .id = j->pub.id,
 	    .kind = j->pub.kind,
