@@ -154,16 +154,15 @@ static char *ad_for(char buf[AD_BUF], const char *alg, const char *kid, const ch
                     size_t *len)
 {
 	const char *part[] = {ENVELOPE_VERSION, alg, kid, kind};
-	size_t n = ARRAY_LEN(part) - 1;
+	size_t plen[ARRAY_LEN(part)], n = ARRAY_LEN(part) - 1;
 	for (size_t i = 0; i < ARRAY_LEN(part); i++)
-		n += strlen(part[i]);
+		n += plen[i] = strlen(part[i]);
 	char *ad = n < AD_BUF ? buf : xmalloc(n + 1), *p = ad;
 	for (size_t i = 0; i < ARRAY_LEN(part); i++) {
-		size_t l = strlen(part[i]);
 		if (i)
 			*p++ = '|';
-		memcpy(p, part[i], l);
-		p += l;
+		memcpy(p, part[i], plen[i]);
+		p += plen[i];
 	}
 	*p = '\0';
 	*len = n;
