@@ -11,6 +11,7 @@ blocker=$(insert_job demo.sleep '{"ms": 300}')
 start_daemon "$TMP/d.ini" || finish
 check "blocker running" wait_for "SELECT state = 'running' FROM river_job WHERE id = $blocker" 10
 coproc LOCKER { psql -XAtq -v ON_ERROR_STOP=1 -d "$DB"; }
+locker_pid=$LOCKER_PID # bash unsets LOCKER_PID once psql has exited
 printf 'BEGIN;\nSELECT id FROM river_job WHERE id = %s FOR UPDATE;\n' "$blocker" >&"${LOCKER[1]}"
 read -r -t 10 -u "${LOCKER[0]}" locked
 assert_eq "$blocker" "${locked:-}" "row lock taken"
@@ -25,7 +26,7 @@ check "fetching stopped near the backlog limit (running $running <= 10,000 + 2,0
 check "jobs left available while blocked ($available)" test "$available" -ge 26000
 printf 'COMMIT;\n' >&"${LOCKER[1]}"
 exec {LOCKER[1]}>&-
-wait "$LOCKER_PID"
+wait "$locker_pid" || true
 check "all finish once outcomes are written again" wait_for "SELECT count(*) = 40001 FROM river_job WHERE state = 'completed'" 120
 assert_eq "1|1" "$(q "SELECT min(attempt), max(attempt) FROM river_job")" "each worked exactly once"
 stop_daemon
