@@ -94,6 +94,8 @@ $(B)/tests/tools/%: tests/tools/%.c $(B)/.deps-ok
 	$(Q)$(CC) -std=c11 -D_DEFAULT_SOURCE $(OPT) $(WARN) $(SAN) -o $@ $<
 
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(wildcard tests/tools/*.c))
+# sql-text prints the statements of src/sql.h.
+$(B)/tests/tools/sql-text: src/sql.h
 
 $(B)/bench/ceiling: tests/bench/ceiling.c $(B)/libsluice.a
 	@mkdir -p $(dir $@)

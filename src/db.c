@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "sql.h"
 #include "util.h"
 
 #define BACKOFF_MIN_MS 250
@@ -251,6 +252,19 @@ static void collect_results(db_conn *c)
 
 static void on_prepared(db_status st, PGresult *res, const char *err, void *arg);
 static void queue_prepare(db_conn *c, db_prepared *p);
+static db_request *make_request(const char *sql, int nparams, const char *const *params,
+                                db_result_cb cb, void *arg);
+static int enqueue(db_conn *c, db_request *q);
+
+
+static void on_session_setup(db_status st, PGresult *res, const char *err, void *arg)
+{
+	(void)res;
+	db_conn *c = arg;
+	if (st == DB_ESQL)
+		log_warn("cannot set plan_cache_mode; statements may keep stale plans",
+		         LS("conn", c->name), LS("err", err));
+}
 
 static void on_connected(db_conn *c)
 {
@@ -264,6 +278,7 @@ static void on_connected(db_conn *c)
 	}
 	c->ever_connected = true;
 	watch(c, UV_READABLE);
+	enqueue(c, make_request(SQL_SESSION_SETUP, 0, NULL, on_session_setup, c));
 	for (db_prepared *p = c->prepared; p; p = p->next) {
 		p->ok = false;
 		queue_prepare(c, p); /* first in the queue: before anything runs */

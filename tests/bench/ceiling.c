@@ -43,6 +43,12 @@ static PGconn *connect_or_die(void)
 		fprintf(stderr, "ceiling: %s", PQerrorMessage(c));
 		exit(1);
 	}
+	PGresult *r = PQexec(c, SQL_SESSION_SETUP); /* as the daemon's connections */
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		fprintf(stderr, "ceiling: %s", PQresultErrorMessage(r));
+		exit(1);
+	}
+	PQclear(r);
 	return c;
 }
 
