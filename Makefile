@@ -94,8 +94,12 @@ $(B)/tests/tools/%: tests/tools/%.c $(B)/.deps-ok
 	$(Q)$(CC) -std=c11 -D_DEFAULT_SOURCE $(OPT) $(WARN) $(SAN) -o $@ $<
 
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(wildcard tests/tools/*.c))
-# sql-text prints the statements of src/sql.h.
-$(B)/tests/tools/sql-text: src/sql.h
+# sql-text prints the statements of src/sql.h, rendered by the library's
+# sql_render.
+$(B)/tests/tools/sql-text: tests/tools/sql-text.c src/sql.h $(B)/libsluice.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TOOL    $@")
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(B)/libsluice.a $(ALL_LDFLAGS) $(PKG_LIBS) -ldl -lm
 
 $(B)/bench/ceiling: tests/bench/ceiling.c $(B)/libsluice.a
 	@mkdir -p $(dir $@)

@@ -1,10 +1,12 @@
 /* sql-text fetch|complete -- prints the daemon's fetch or completion
- * statement (src/sql.h, no schema prefix), so a test can ask PostgreSQL how
- * it plans exactly what the daemon sends. */
+ * statement (src/sql.h, rendered without a schema prefix), so a test can
+ * ask PostgreSQL how it plans exactly what the daemon sends. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "../../src/sql.h"
+#include "migrate.h"
+#include "sql.h"
 
 int main(int argc, char **argv)
 {
@@ -15,11 +17,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: sql-text fetch|complete\n");
 		return 64;
 	}
-	for (; *t; t++) /* {S}, the schema prefix, is empty here */
-		if (strncmp(t, "{S}", 3) == 0)
-			t += 2;
-		else
-			putchar(*t);
-	putchar('\n');
+	char *sql = sql_render(t, "");
+	puts(sql);
+	free(sql);
 	return 0;
 }
