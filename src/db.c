@@ -256,7 +256,6 @@ static db_request *make_request(const char *sql, int nparams, const char *const 
                                 db_result_cb cb, void *arg);
 static int enqueue(db_conn *c, db_request *q);
 
-
 static void on_session_setup(db_status st, PGresult *res, const char *err, void *arg)
 {
 	(void)res;

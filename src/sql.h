@@ -10,7 +10,8 @@
  * after five runs and keeps it while river_job grows: cached over an empty
  * table, the fetch went on reading the whole table (4k instead of 20k
  * jobs/s under continuous inserts; tests/integration/29_plans.sh).
- * Planning costs about 0.1 ms, for a statement of up to a thousand jobs. */
+ * Planning costs about 0.3 ms, for a statement of up to a thousand jobs
+ * (a fetch of 1,000 runs for ~17 ms). */
 #define SQL_SESSION_SETUP "SET plan_cache_mode = force_custom_plan"
 
 /* River keeps the last 100 entries of attempted_by. */
