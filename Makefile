@@ -22,7 +22,7 @@ ALL_CFLAGS = -std=c11 $(OPT) $(WARN) $(SAN) -fPIC -pthread $(PKG_CFLAGS) $(CFLAG
 ALL_LDFLAGS = $(SAN) -pthread $(LDFLAGS)
 
 # Everything but the two mains, shared by the daemon, the CLI and unit tests.
-CORE := log util json config migrations migrate db job outcome registry pool complete \
+CORE := log util json conninfo config migrations migrate db job outcome registry pool complete \
         fetch daemon notify keys crypto encrypt hooks insert cron periodic_parse \
         leader maint control metrics crash
 CLI := cli/main cli/migrate cli/enqueue cli/keygen cli/keys cli/reencrypt cli/jobs cli/queues \
@@ -118,7 +118,7 @@ bench: all $(B)/bench/ceiling
 
 # Fuzz harnesses: here replaying their corpora (a regression test in make
 # check); `make fuzz` builds them with libFuzzer and explores.
-FUZZERS := config envelope json row
+FUZZERS := config conninfo envelope json row
 FUZZ_REPLAY := $(FUZZERS:%=$(B)/tests/fuzz/fuzz_%)
 $(B)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/driver.c $(B)/libsluice.a
 	@mkdir -p $(dir $@)

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conninfo.h"
 #include "crypto.h"
 #include "encrypt.h"
 #include "keys.h"
@@ -689,8 +690,12 @@ static void validate(parse_state *s, const char *env_url)
 		c->db_url = xstrdup(env_url);
 		c->db_url_from_env = true;
 	}
+	char why[512];
 	if (!*c->db_url)
 		err_at(s, blame_line(s, "database", "url"), "[database] url: required (set it here or in DATABASE_URL)");
+	else if (conninfo_check(c->db_url, why, sizeof why) < 0)
+		err_at(s, blame_line(s, "database", "url"), "[database] url%s: %s",
+		       c->db_url_from_env ? " (from DATABASE_URL)" : "", why);
 	if (*c->db_schema && !valid_schema_name(c->db_schema))
 		err_at(s, blame_line(s, "database", "schema"), "[database] schema: '%s' is not a plain identifier (letters, digits and '_', at most 63)", c->db_schema);
 	if (!*c->worker_id) {

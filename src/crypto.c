@@ -259,6 +259,17 @@ static int b64_field(const char *s, size_t n, uint8_t *out, size_t cap, size_t *
 	return 0;
 }
 
+static bool name_chars(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!(((c | 32) >= 'a' && (c | 32) <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+		      c == '-'))
+			return false;
+	}
+	return true;
+}
+
 int envelope_parse(const char *t, size_t len, envelope *e, char *why, size_t n)
 {
 	memset(e, 0, sizeof *e);
@@ -275,8 +286,9 @@ int envelope_parse(const char *t, size_t len, envelope *e, char *why, size_t n)
 		p = dot + 1;
 	}
 	if (k < 2 || plen[0] != 2 || memcmp(part[0], ENVELOPE_VERSION, 2) != 0) {
-		snprintf(why, n, "unsupported envelope version \"%.*s\"",
-		         (int)(plen[0] < 8 ? plen[0] : 8), part[0]);
+		/* Not "version %s": a plaintext value under the envelope's key
+		 * would be echoed into errors[]. */
+		snprintf(why, n, "unsupported envelope version (want " ENVELOPE_VERSION ".)");
 		return -1;
 	}
 	if (k != 5 || !plen[1] || !plen[2] || !plen[3] || !plen[4]) {
@@ -287,21 +299,25 @@ int envelope_parse(const char *t, size_t len, envelope *e, char *why, size_t n)
 		snprintf(why, n, "malformed envelope (algorithm or key id too long)");
 		return -1;
 	}
+	/* Both are named in later errors: only name characters, so what is
+	 * echoed is an algorithm or a key id and not a fragment of anything. */
+	if (!name_chars(part[1], plen[1])) {
+		snprintf(why, n, "malformed envelope (bad algorithm name)");
+		return -1;
+	}
+	if (!name_chars(part[2], plen[2])) {
+		snprintf(why, n, "malformed envelope (bad key id)");
+		return -1;
+	}
 	memcpy(e->alg, part[1], plen[1]);
 	memcpy(e->kid, part[2], plen[2]);
-	for (const char *c = e->kid; *c; c++)
-		if (!(((*c | 32) >= 'a' && (*c | 32) <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' ||
-		      *c == '-')) {
-			snprintf(why, n, "malformed envelope (bad key id)");
-			return -1;
-		}
 	if (b64_field(part[3], plen[3], e->nonce, sizeof e->nonce, &e->nonce_len) < 0) {
-		snprintf(why, n, "malformed envelope (bad nonce encoding) for key id \"%s\"", e->kid);
+		snprintf(why, n, "malformed envelope (bad nonce encoding)");
 		return -1;
 	}
 	e->ct = plen[4] <= sizeof e->ct_small ? e->ct_small : xmalloc(plen[4]);
 	if (b64_field(part[4], plen[4], e->ct, plen[4], &e->ct_len) < 0) {
-		snprintf(why, n, "malformed envelope (bad ciphertext encoding) for key id \"%s\"", e->kid);
+		snprintf(why, n, "malformed envelope (bad ciphertext encoding)");
 		envelope_free(e);
 		return -1;
 	}

@@ -5,8 +5,6 @@
 
 #include <json-c/json.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -734,13 +732,7 @@ int daemon_run(const char *config_path)
 		return CFG_EXIT_CONFIG;
 	}
 	log_set_level(d->cfg.log_level);
-	if (d->cfg.nkey_sources) {
-		/* Keys sit in non-dumpable memory; decrypted args do not: no core
-		 * files (and no ptrace by other same-uid processes) at all. */
-		struct rlimit none = {0, 0};
-		setrlimit(RLIMIT_CORE, &none);
-		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	}
+	/* No core files once keys are loaded: keyring_load (keys.c) saw to it. */
 	crash_install();
 	char err[1024];
 	if (registry_load(d->cfg.plugins, err, sizeof err) < 0) {

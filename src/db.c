@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conninfo.h"
 #include "log.h"
 #include "sql.h"
 #include "util.h"
@@ -139,7 +140,9 @@ static void on_retry_timer(uv_timer_t *t)
 static void broken(db_conn *c, const char *why)
 {
 	bool was_ready = c->state == DB_READY;
-	char *msg = one_line(why);
+	char *redacted = conninfo_redact(c->url, why ? why : "unknown error");
+	char *msg = one_line(redacted);
+	free(redacted);
 	if (was_ready || !c->quiet_until_up)
 		log_warn(was_ready ? "database connection lost" : "database connection failed",
 		         LS("conn", c->name), LS("err", msg), LI("retry_in_ms", c->backoff_ms));

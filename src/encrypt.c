@@ -82,6 +82,15 @@ int enc_seal(const enc_policy *p, const char *kind, const char *args, size_t len
 	size_t toklen;
 	char *hold, why[200];
 	int e = args_envelope(args, len, &tok, &toklen, &hold, why, sizeof why);
+	if (e == 1) {
+		/* Kept only if it is an envelope: a plaintext string under the
+		 * envelope's key would otherwise be stored as it is. */
+		envelope env;
+		if (envelope_parse(tok, toklen, &env, why, sizeof why) < 0)
+			e = -1;
+		else
+			envelope_free(&env);
+	}
 	free(hold);
 	if (e < 0) {
 		snprintf(err, errlen, "args carry \"" ENVELOPE_KEY "\" but %s", why);

@@ -8,6 +8,7 @@
 #include "crypto.h"
 #include "encrypt.h"
 #include "job.h"
+#include "keys.h"
 #include "registry.h"
 #include "util.h"
 
@@ -89,7 +90,7 @@ static bool applies(const hook_entry *e, const char *kind, bool global)
 
 /* Runs one hook; on success replaces *cur (owned) when it set new_args. */
 static int run_one(const hook_entry *e, sluice_hook_fn fn, sluice_hook_args *a, char **cur,
-                   size_t *curlen, bool secret, char *err, size_t errlen)
+                   size_t *curlen, char *err, size_t errlen)
 {
 	a->args = *cur;
 	a->args_len = *curlen;
@@ -98,20 +99,18 @@ static int run_one(const hook_entry *e, sluice_hook_fn fn, sluice_hook_args *a, 
 	int rc = fn(a, e->h.userdata);
 	if (rc != 0) {
 		snprintf(err, errlen, "hook %s failed: %s", e->name, a->reason[0] ? a->reason : "no reason given");
-		free(a->new_args);
+		if (a->new_args) /* derived from the args, which may be decrypted */
+			crypto_free_plain(a->new_args, strlen(a->new_args));
 		return -1;
 	}
 	if (a->new_args) {
 		size_t n = strlen(a->new_args);
 		if (!json_is_object(a->new_args, n)) {
 			snprintf(err, errlen, "hook %s returned args that are not a JSON object", e->name);
-			free(a->new_args);
+			crypto_free_plain(a->new_args, n);
 			return -1;
 		}
-		if (secret)
-			crypto_free_plain(*cur, *curlen);
-		else
-			free(*cur);
+		crypto_free_plain(*cur, *curlen); /* may be decrypted */
 		*cur = a->new_args;
 		*curlen = n;
 	}
@@ -129,7 +128,7 @@ int hooks_insert_begin(const char *kind, const char *queue, const char *args, si
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < nhooks; i++)
 			if (hooks[i].h.insert_begin && applies(&hooks[i], kind, pass == 0) &&
-			    run_one(&hooks[i], hooks[i].h.insert_begin, &a, &cur, &curlen, true, err,
+			    run_one(&hooks[i], hooks[i].h.insert_begin, &a, &cur, &curlen, err,
 			            errlen) < 0) {
 				crypto_free_plain(cur, curlen);
 				return -1;
@@ -165,13 +164,19 @@ int hooks_work_begin(job *j, char *err, size_t errlen)
 	char *plain = NULL;
 	size_t plen = 0;
 	int rc = enc_open(p, j->pub.kind, j->pub.args, j->pub.args_len, &plain, &plen, err, errlen);
-	enc_release(p);
 	if (rc == ENC_FAIL) {
-		/* For sluice_decrypt_failures_total: the key id is not secret. */
-		if (enc_key_id_of(j->pub.args, j->pub.args_len, j->failed_key_id) != 1)
-			snprintf(j->failed_key_id, sizeof j->failed_key_id, "malformed");
-		return HOOK_FAIL;
+		/* The label of sluice_decrypt_failures_total: a key id this node
+		 * has, else "unknown" or "malformed", so whoever inserts jobs
+		 * cannot make a metric series per job (the error names the id). */
+		char kid[33];
+		const char *label = "malformed";
+		if (enc_key_id_of(j->pub.args, j->pub.args_len, kid) == 1)
+			label = p && p->keys && keyring_find(p->keys, kid) >= 0 ? kid : "unknown";
+		snprintf(j->failed_key_id, sizeof j->failed_key_id, "%s", label);
 	}
+	enc_release(p);
+	if (rc == ENC_FAIL)
+		return HOOK_FAIL;
 	if (rc == ENC_REFUSE)
 		return HOOK_CANCEL;
 	if (rc == ENC_OPENED) {
@@ -196,7 +201,7 @@ int hooks_work_begin(job *j, char *err, size_t errlen)
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < nhooks; i++)
 			if (hooks[i].h.work_begin && applies(&hooks[i], j->pub.kind, pass == 0) &&
-			    run_one(&hooks[i], hooks[i].h.work_begin, &a, &cur, &curlen, true, err,
+			    run_one(&hooks[i], hooks[i].h.work_begin, &a, &cur, &curlen, err,
 			            errlen) < 0) {
 				crypto_free_plain(cur, curlen);
 				return HOOK_FAIL;

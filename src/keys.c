@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,6 +93,28 @@ void keys_sources_free(key_source *s, size_t n)
 	free(s);
 }
 
+#define LITERAL_KEY                                                                        \
+	"looks like key material; keys are never accepted in the INI file: use file:/path "    \
+	"(mode 0600), env:NAME or credential:NAME"
+
+static bool is_key(const char *s)
+{
+	uint8_t k[KEY_BYTES];
+	bool yes = key_decode(s, strlen(s), k) == 0;
+	sodium_memzero(k, sizeof k);
+	return yes;
+}
+
+static bool env_name(const char *s)
+{
+	if (!*s || isdigit((unsigned char)*s))
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_')
+			return false;
+	return true;
+}
+
 int keys_parse(const char *value, key_source **out, size_t *n_out, char *err, size_t errlen)
 {
 	char **items;
@@ -110,18 +134,12 @@ int keys_parse(const char *value, key_source **out, size_t *n_out, char *err, si
 			}
 		}
 		if (!sl) {
-			uint8_t k[KEY_BYTES];
 			size_t len = strlen(item);
 			bool b64ish = len >= 40 && len <= 100 &&
 			              strspn(item, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 			                           "0123456789+/=_-") == len;
-			bool literal = b64ish || key_decode(item, len, k) == 0;
-			sodium_memzero(k, sizeof k);
-			if (literal)
-				snprintf(err, errlen,
-				         "item %zu looks like key material; keys are never accepted in the "
-				         "INI file: use file:/path (mode 0600), env:NAME or credential:NAME",
-				         i + 1);
+			if (b64ish || is_key(item))
+				snprintf(err, errlen, "item %zu " LITERAL_KEY, i + 1);
 			else
 				snprintf(err, errlen,
 				         "item %zu: unknown key source (use file:/path, env:NAME or "
@@ -140,9 +158,26 @@ int keys_parse(const char *value, key_source **out, size_t *n_out, char *err, si
 			break;
 		}
 		const char *arg = src + sl + 1;
+		/* Every later message names the source: key material typed after
+		 * the scheme must not get that far. */
+		if (is_key(arg)) {
+			snprintf(err, errlen, "item %zu: %.*s: what follows " LITERAL_KEY, i + 1, (int)sl, src);
+			free(id);
+			rc = -1;
+			break;
+		}
 		if (!*arg || (strncmp(src, "file", 4) == 0 && arg[0] != '/')) {
 			snprintf(err, errlen, "item %zu: %.*s: needs %s", i + 1, (int)sl, src,
 			         strncmp(src, "file", 4) == 0 ? "an absolute path" : "a name");
+			free(id);
+			rc = -1;
+			break;
+		}
+		if (strncmp(src, "env", 3) == 0 && !env_name(arg)) {
+			snprintf(err, errlen,
+			         "item %zu: env: not an environment variable name (letters, digits and "
+			         "'_', not starting with a digit)",
+			         i + 1);
 			free(id);
 			rc = -1;
 			break;
@@ -246,8 +281,21 @@ static int load_one(const key_source *s, uint8_t key[KEY_BYTES], char *err, size
 	return rc;
 }
 
+/* Keys sit in sodium_malloc'd memory, which core files leave out; what
+ * they decrypt does not. So a process that loads keys (the daemon at start
+ * or on a reload, the admin tool) writes no core file from then on, and
+ * other processes of its user cannot ptrace it. Never undone. */
+static void no_core_files(void)
+{
+	struct rlimit none = {0, 0};
+	setrlimit(RLIMIT_CORE, &none);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 int keyring_load(const key_source *src, size_t n, keyring **out, char *err, size_t errlen)
 {
+	if (n)
+		no_core_files();
 	keyring *r = xcalloc(1, sizeof *r);
 	r->n = n;
 	r->ids = xcalloc(n ? n : 1, sizeof *r->ids);

@@ -61,7 +61,6 @@ static char *show_args(const char *kind, const char *args, bool decrypt)
 		return xstrdup(args);
 	if (e < 0)
 		return xstrdup("malformed envelope");
-	sb b = {0};
 	if (decrypt) {
 		enc_policy *p = enc_acquire();
 		char *pt = NULL, err[300];
@@ -69,16 +68,22 @@ static char *show_args(const char *kind, const char *args, bool decrypt)
 		int rc = enc_open(p, kind, args, strlen(args), &pt, &n, err, sizeof err);
 		bool known = p && keyring_find(p->keys, kid) >= 0;
 		enc_release(p);
-		if (rc == ENC_OPENED) {
-			sb_putn(&b, pt, n);
-			crypto_free_plain(pt, n);
-			return sb_take(&b);
-		}
+		if (rc == ENC_OPENED)
+			return pt; /* NUL-terminated; freed with show_free */
+		sb b = {0};
 		sb_printf(&b, "encrypted (key %s; %s)", kid, known ? "cannot decrypt" : "not configured here");
 		return sb_take(&b);
 	}
+	sb b = {0};
 	sb_printf(&b, "encrypted (key %s)", kid);
 	return sb_take(&b);
+}
+
+/* What show_args returned: zeroed, as it may be decrypted. */
+static void show_free(char *a)
+{
+	if (a)
+		crypto_free_plain(a, strlen(a));
 }
 
 static bool json_column(int c)
@@ -102,7 +107,7 @@ static void print_json_row(PGresult *r, int i, bool decrypt)
 				printf("%s", sb_str(&b));
 				sb_free(&b);
 			}
-			free(a);
+			show_free(a);
 		} else if (json_column(c) || c == C_ID || c == C_ATTEMPT || c == C_MAX || c == C_PRIO) {
 			printf("%s", *v ? v : "null");
 		} else if (!*v) {
@@ -194,7 +199,7 @@ static int cmd_list(cli *c, PGconn *conn, int argc, char **argv)
 			const char *cells[] = {PQgetvalue(r, i, C_ID), PQgetvalue(r, i, C_KIND), PQgetvalue(r, i, C_QUEUE),
 			                       PQgetvalue(r, i, C_STATE), att, when, a};
 			table_row(&t, cells);
-			free(a);
+			show_free(a);
 		}
 		table_print(&t, stdout);
 		if (PQntuples(r) == limit)
@@ -224,7 +229,7 @@ static int cmd_get(cli *c, PGconn *conn, const char *id, bool decrypt)
 			const char *v = PQgetvalue(r, 0, col);
 			char *shown = col == C_ARGS ? show_args(PQgetvalue(r, 0, C_KIND), v, decrypt) : NULL;
 			printf("%-14s %s\n", names[col], shown ? shown : v);
-			free(shown);
+			show_free(shown);
 		}
 	}
 	PQclear(r);

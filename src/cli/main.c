@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "cli.h"
+#include "conninfo.h"
 #include "crypto.h"
 #include "log.h"
 #include "util.h"
@@ -102,7 +103,7 @@ PGconn *cli_connect(cli *c)
 	const char *vals[] = {c->cfg.db_url, "sluice", NULL};
 	PGconn *conn = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(conn) != CONNECTION_OK) {
-		char *msg = xstrdup(PQerrorMessage(conn));
+		char *msg = conninfo_redact(c->cfg.db_url, PQerrorMessage(conn));
 		for (char *p = msg; *p; p++)
 			if (*p == '\n')
 				*p = ' ';

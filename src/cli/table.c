@@ -2,6 +2,7 @@
  * shortened with an ellipsis so a wide value does not wreck the table. */
 #include "table.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,8 +62,11 @@ void table_print(const table *t, FILE *out)
 
 void table_free(table *t)
 {
-	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+	/* Cells may hold decrypted args (sluice jobs list --decrypt). */
+	for (size_t i = 0; i < t->nrows * t->ncols; i++) {
+		sodium_memzero(t->cells[i], strlen(t->cells[i]));
 		free(t->cells[i]);
+	}
 	free(t->cells);
 	*t = (table){0};
 }

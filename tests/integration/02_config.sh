@@ -16,6 +16,14 @@ done
 
 out=$(DATABASE_URL=postgresql:///x "$B/sluiced" --check-config -c tests/config/missing-url.ini 2>&1)
 assert_match "OK" "$out" "DATABASE_URL stands in for [database] url"
+out=$(DATABASE_URL='postgresql://ada:Pw%zz@h/d' "$B/sluiced" --check-config -c tests/config/missing-url.ini 2>&1); rc=$?
+assert_eq 78 "$rc" "unparsable DATABASE_URL: exit 78"
+assert_match '\[database\] url \(from DATABASE_URL\): not a valid connection string: invalid percent-encoded token: "\*\*\*"' "$out" "unparsable DATABASE_URL: says so"
+check "unparsable DATABASE_URL: the password is not echoed" test "$(echo "$out" | grep -c 'Pw%zz')" = 0
+out=$("$B/sluice" --database-url 'postgresql://ada:Pw%zz@h/d' migrate status 2>&1); rc=$?
+check "sluice, unparsable --database-url: fails" test "$rc" != 0
+assert_match 'invalid percent-encoded token: "\*\*\*"' "$out" "sluice, unparsable --database-url: says why"
+check "sluice, unparsable --database-url: the password is not echoed" test "$(echo "$out" | grep -c 'Pw%zz')" = 0
 out=$("$B/sluiced" --check-config -c "$TMP/nope.ini" 2>&1); rc=$?
 assert_eq 78 "$rc" "missing file: exit 78"
 assert_match "cannot read config file: No such file or directory" "$out" "missing file: says so"

@@ -49,4 +49,19 @@ check "no other job lost" wait_for "SELECT count(*) = 3 FROM river_job WHERE kin
 stop_daemon
 [ -n "$san" ] || assert_eq 2 "$(grep -c "msg=\"fatal signal\" signal=SIGSEGV in_handler=true kind=torture.crash job_id=$crash" "$TMP/crash.log")" "each crash names the kind and job"
 check "nothing secret in what the crashes printed" test "$(grep -c -e CRASH_MARKER -e "$(cat "$TMP/k.key")" "$TMP/crash.log")" = 0
+
+# Keys that arrive by a reload turn core files off too (SIGHUP after keys
+# were added to a daemon started without any).
+core_limit() { awk '/^Max core file size/ {print $5, $6}' "/proc/$1/limits"; }
+grep -v -e '^\[encryption\]' -e '^keys = ' "$TMP/c.ini" >"$TMP/r.ini"
+(ulimit -c unlimited && exec "$B/sluiced" -c "$TMP/r.ini") 2>"$TMP/r.log" &
+pid=$!; DAEMON_PIDS+=("$pid")
+for ((i = 0; i < 200; i++)); do grep -q 'msg="sluiced ready"' "$TMP/r.log" && break; sleep 0.05; done
+assert_eq "unlimited unlimited" "$(core_limit "$pid")" "no keys: core files as the shell allows"
+printf '[encryption]\nkeys = file:%s\n' "$TMP/k.key" >>"$TMP/r.ini"
+kill -HUP "$pid"
+for ((i = 0; i < 200; i++)); do grep -q 'msg="configuration reloaded"' "$TMP/r.log" && break; sleep 0.05; done
+assert_match 'keys=1' "$(grep 'configuration reloaded' "$TMP/r.log")" "the reload loaded the key"
+assert_eq "0 0" "$(core_limit "$pid")" "keys loaded by a reload: no core files"
+stop_daemon "$pid"
 finish

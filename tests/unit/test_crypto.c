@@ -1,6 +1,9 @@
 /* Envelopes, keys, JSON validation, unique keys: the pure parts of the
  * encryption path. The test vector is the one README's "Envelope" shows. */
 #include <sodium.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "crypto.h"
 #include "insert.h"
@@ -137,9 +140,15 @@ static void malformed_envelopes_are_errors_not_plaintext(void)
 	    "{\"river_encrypt\": \"s1.xchacha20poly1305.k.AAAA\"}",
 	    "{\"river_encrypt\": \"s1.xchacha20poly1305.k.!!!!.AAAA\"}",
 	    "{\"river_encrypt\": \"s1.xchacha20poly1305.k/x.AAAA.AAAA\"}",
+	    /* a plaintext secret under the envelope's key: never echoed */
+	    "{\"river_encrypt\": \"hunter2pass\"}",
+	    "{\"river_encrypt\": \"s1.hunter 2!.k.AAAA.AAAA\"}",
+	    "{\"river_encrypt\": \"s1.x.hunter2.AA!A.AAAA\"}",
 	};
 	const char *why_has[] = {"not a string", "other keys", "unsupported envelope version",
-	                         "malformed envelope", "bad nonce encoding", "bad key id"};
+	                         "malformed envelope", "bad nonce encoding", "bad key id",
+	                         "unsupported envelope version", "bad algorithm name",
+	                         "bad nonce encoding"};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		const char *tok;
 		size_t toklen;
@@ -153,7 +162,7 @@ static void malformed_envelopes_are_errors_not_plaintext(void)
 		}
 		free(hold);
 		CHECK(e == -1);
-		if (!strstr(why, why_has[i])) {
+		if (!strstr(why, why_has[i]) || strstr(why, "hunter")) {
 			fprintf(stderr, "  case %zu: %s\n", i, why);
 			CHECK(0);
 		}
@@ -206,6 +215,55 @@ static void key_sources_parse(void)
 	      strstr(err, "absolute path"));
 	CHECK(keys_parse("vault:x", &s, &n, err, sizeof err) < 0 && strstr(err, "unknown key source"));
 	CHECK(keys_parse("bad id=env:X", &s, &n, err, sizeof err) < 0 && strstr(err, "key id"));
+	/* key material typed after a scheme: refused, never echoed */
+	const char *after[] = {"env:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+	                       "credential:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+	                       "file:/AECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", /* a key that starts with / */
+	                       "id=env:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="};
+	for (size_t i = 0; i < sizeof after / sizeof *after; i++) {
+		err[0] = '\0';
+		CHECK(keys_parse(after[i], &s, &n, err, sizeof err) < 0);
+		if (!strstr(err, "looks like key material") || strstr(err, "ECAwQF")) {
+			fprintf(stderr, "  %s: %s\n", after[i], err);
+			CHECK(0);
+		}
+	}
+	/* an environment variable's name is letters, digits and '_' */
+	CHECK(keys_parse("env:3/vYX", &s, &n, err, sizeof err) < 0 &&
+	      strstr(err, "not an environment variable name") && !strstr(err, "3/vYX"));
+	CHECK(keys_parse("env:SLUICE_ENCRYPTION_KEY_FOR_THE_PRODUCTION_CLUSTER", &s, &n, err,
+	                 sizeof err) == 0);
+	keys_sources_free(s, n);
+}
+
+/* What keys decrypt is in ordinary memory: a process that loaded keys
+ * writes no core file. */
+static void loading_keys_turns_core_dumps_off(void)
+{
+	setup();
+	struct rlimit some = {1 << 20, RLIM_INFINITY};
+	getrlimit(RLIMIT_CORE, &some);
+	some.rlim_cur = some.rlim_max;
+	setrlimit(RLIMIT_CORE, &some);
+	char path[] = "/tmp/sluice-unit-key.XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	const char *k = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n";
+	CHECK(write(fd, k, strlen(k)) == (ssize_t)strlen(k));
+	close(fd);
+	char src[64], err[400];
+	snprintf(src, sizeof src, "file:%s", path);
+	key_source *s;
+	size_t n;
+	keyring *r = NULL;
+	CHECK(keys_parse(src, &s, &n, err, sizeof err) == 0);
+	CHECK(keyring_load(s, n, &r, err, sizeof err) == 0);
+	unlink(path);
+	struct rlimit got;
+	CHECK(getrlimit(RLIMIT_CORE, &got) == 0 && got.rlim_cur == 0 && got.rlim_max == 0);
+	CHECK(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0);
+	keyring_free(r);
+	keys_sources_free(s, n);
 }
 
 static void json_like_jsonb(void)
@@ -265,4 +323,4 @@ UNIT_MAIN(UNIT(test_vector_seals_and_opens), UNIT(random_nonces_differ),
           UNIT(long_kind_and_args_round_trip),
           UNIT(other_kind_or_flipped_byte_fails),
           UNIT(malformed_envelopes_are_errors_not_plaintext), UNIT(keys_decode_and_ids),
-          UNIT(key_sources_parse), UNIT(json_like_jsonb), UNIT(unique_key_strings_like_river))
+          UNIT(key_sources_parse), UNIT(loading_keys_turns_core_dumps_off), UNIT(json_like_jsonb), UNIT(unique_key_strings_like_river))

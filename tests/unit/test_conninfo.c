@@ -1,0 +1,58 @@
+/* Connection strings: passwords stay out of the messages libpq quotes
+ * them in, and a string libpq cannot parse is a config error. */
+#include "conninfo.h"
+#include "unit.h"
+
+#include <stdlib.h>
+
+static void redacts_url_password(void)
+{
+	const char *url = "postgresql://ada:SeCrEt%zz@db.example/app";
+	char *m = conninfo_redact(url, "invalid percent-encoded token: \"SeCrEt%zz\"\n");
+	CHECK_STR(m, "invalid percent-encoded token: \"***\"\n");
+	free(m);
+	/* the decoded form too, and every occurrence */
+	m = conninfo_redact("postgres://ada:p%40ss@h/d", "p@ss and p%40ss and p@ss");
+	CHECK_STR(m, "*** and *** and ***");
+	free(m);
+	/* in the query string */
+	m = conninfo_redact("postgresql:///app?user=ada&password=hunter2&sslmode=require",
+	                    "bad hunter2 here");
+	CHECK_STR(m, "bad *** here");
+	free(m);
+	/* no password: unchanged; a user name is not redacted */
+	m = conninfo_redact("postgresql://ada@h/app", "role \"ada\" does not exist");
+	CHECK_STR(m, "role \"ada\" does not exist");
+	free(m);
+}
+
+static void redacts_keyword_password(void)
+{
+	/* libpq quotes with '...' and escapes with a backslash */
+	char *m = conninfo_redact("host=h password = 'it\\'s quoted' dbname=x",
+	                          "x 'it\\'s quoted' y");
+	CHECK_STR(m, "x '***' y");
+	free(m);
+	m = conninfo_redact("dbname=x password=plain123 host=h", "plain123!");
+	CHECK_STR(m, "***!");
+	free(m);
+	/* "password" as part of a value is not the keyword */
+	m = conninfo_redact("application_name=password dbname=x", "password dbname");
+	CHECK_STR(m, "password dbname");
+	free(m);
+}
+
+static void check_rejects_without_echo(void)
+{
+	char err[512];
+	CHECK(conninfo_check("postgresql://ada:SeCrEt%zz@db.example/app", err, sizeof err) < 0);
+	CHECK(strstr(err, "SeCrEt") == NULL);
+	CHECK(strstr(err, "percent-encoded") != NULL);
+	CHECK(conninfo_check("host=h password=abcdef nonsense", err, sizeof err) < 0);
+	CHECK(strstr(err, "abcdef") == NULL);
+	CHECK(conninfo_check("postgresql://ada:ok@h:5432/app?sslmode=disable", err, sizeof err) == 0);
+	CHECK(conninfo_check("host=/tmp dbname=x", err, sizeof err) == 0);
+}
+
+UNIT_MAIN(UNIT(redacts_url_password), UNIT(redacts_keyword_password),
+          UNIT(check_rejects_without_echo))
