@@ -90,7 +90,11 @@ completion *outcome_build(const job_facts *f, const job_result *r, int64_t now_u
 	} else if (outcome != SLUICE_OK && f->cancel_reason == SLUICE_CANCEL_REMOTE) {
 		outcome = SLUICE_CANCEL; /* River's ErrJobCancelledRemotely */
 		msg = "job cancelled remotely";
-	} else if (outcome != SLUICE_OK && f->cancel_reason == SLUICE_CANCEL_SHUTDOWN) {
+	} else if (f->cancel_reason == SLUICE_CANCEL_SHUTDOWN &&
+	           (outcome == SLUICE_ERROR || outcome < SLUICE_OK || outcome > SLUICE_DISCARD)) {
+		/* River's soft stop: the run failed because the client stopped it.
+		 * A snooze, cancel or discard is still what the handler asked for
+		 * (River looks for JobSnooze and JobCancel before the soft stop). */
 		outcome = OUTCOME_INTERRUPTED;
 	} else if (outcome < SLUICE_OK || outcome > SLUICE_DISCARD) {
 		snprintf(buf, sizeof buf, "handler returned %d", outcome);
@@ -114,7 +118,6 @@ completion *outcome_build(const job_facts *f, const job_result *r, int64_t now_u
 		c->scheduled_at_us = add_seconds(now_us, s);
 		c->attempt = f->attempt > 0 ? f->attempt - 1 : 0;
 		c->metadata_json = metadata_merge(output, f->snoozes + 1);
-		c->cancel_if_requested = true;
 		break;
 	}
 	case SLUICE_CANCEL: {
@@ -149,8 +152,7 @@ completion *outcome_build(const job_facts *f, const job_result *r, int64_t now_u
 			double s = retry_delay_s(f->errors_count, rand01);
 			c->state = s <= RETRY_AVAILABLE_WITHIN_S ? "available" : "retryable";
 			c->scheduled_at_us = add_seconds(now_us, s);
-			c->cancel_if_requested = true;
-		}
+			}
 		break;
 	default: /* interrupted by shutdown: as if never attempted (River's soft stop) */
 		c->outcome = "interrupted";
@@ -158,9 +160,17 @@ completion *outcome_build(const job_facts *f, const job_result *r, int64_t now_u
 		c->scheduled_at_us = now_us;
 		c->attempt = f->attempt > 0 ? f->attempt - 1 : 0;
 		c->metadata_json = metadata_merge(output, -1);
-		c->cancel_if_requested = true;
 		break;
 	}
+	/* A requested cancellation (metadata.cancel_attempted_at) wins over
+	 * any outcome that would run the job again. River's rule covers only
+	 * retryable and scheduled; sluiced also applies it to available retries
+	 * and snoozes and to jobs put back at shutdown, so that no cancel
+	 * request is lost to a run that starts again at once (README, River
+	 * compatibility). */
+	c->cancel_if_requested = c->state && (strcmp(c->state, "retryable") == 0 ||
+	                                      strcmp(c->state, "scheduled") == 0 ||
+	                                      strcmp(c->state, "available") == 0);
 	return c;
 }
 

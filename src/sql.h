@@ -64,7 +64,8 @@ enum fetch_col {
 /* River's JobSetStateIfRunningMany, fed one JSON array ($1) of completion
  * records. Rows no longer running are left alone, and so are rows running
  * another attempt than the one that finished (rescued and refetched). A
- * retry or snooze of a job whose cancellation was requested
+ * retry, snooze or interrupt (cr: outcome.c says which) of a job whose
+ * cancellation was requested
  * (metadata.cancel_attempted_at) cancels it instead. Returns the ids it
  * updated.
  *

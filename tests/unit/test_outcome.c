@@ -48,6 +48,8 @@ static void first_error_is_available_one_second_later(void)
 	CHECK_STR(c->state, "available");
 	CHECK(c->scheduled_at_us == NOW + 1000000);
 	CHECK(c->finalized_at_us == 0);
+	/* a requested cancellation wins over any outcome that runs it again
+	 * (River: retryable and scheduled only; sluiced: available too) */
 	CHECK(c->cancel_if_requested);
 	/* River's AttemptError: at = when the attempt started, RFC3339Nano */
 	CHECK_STR(c->error_json, "{\"at\":\"2027-01-15T07:59:59.75Z\",\"attempt\":1,"
@@ -62,6 +64,7 @@ static void later_errors_are_retryable(void)
 	completion *c = outcome_build(&f, &r, NOW, 0.5);
 	CHECK_STR(c->state, "retryable");
 	CHECK(c->scheduled_at_us == NOW + 81000000);
+	CHECK(c->cancel_if_requested);
 	completion_free(c);
 }
 
@@ -86,11 +89,13 @@ static void snooze_restores_attempt_and_counts(void)
 	CHECK(c->scheduled_at_us == NOW + 30000000);
 	CHECK(!c->error_json);
 	CHECK_STR(c->metadata_json, "{\"snoozes\":5}");
+	CHECK(c->cancel_if_requested);
 	completion_free(c);
 
 	r.snooze_s = 5; /* within the scheduler interval: available at once */
 	c = outcome_build(&f, &r, NOW, 0.5);
 	CHECK_STR(c->state, "available");
+	CHECK(c->cancel_if_requested);
 	completion_free(c);
 }
 
@@ -154,6 +159,23 @@ static void remote_cancel_and_shutdown(void)
 	c = outcome_build(&f, &r, NOW, 0.5);
 	CHECK_STR(c->state, "available");
 	CHECK(c->attempt == 2 && !c->error_json && c->scheduled_at_us == NOW);
+	CHECK(c->cancel_if_requested);
+	completion_free(c);
+
+	/* During a shutdown only an error is the soft stop; a snooze, a cancel
+	 * or a discard is what the handler asked for (River checks those first) */
+	job_result snooze = {.outcome = SLUICE_SNOOZE, .snooze_s = 60, .set = true};
+	c = outcome_build(&f, &snooze, NOW, 0.5);
+	CHECK_STR(c->state, "scheduled");
+	completion_free(c);
+	job_result cancel = {.outcome = SLUICE_CANCEL, .message = "no", .set = true};
+	c = outcome_build(&f, &cancel, NOW, 0.5);
+	CHECK_STR(c->state, "cancelled");
+	CHECK(!c->cancel_if_requested); /* final already */
+	completion_free(c);
+	job_result discard = {.outcome = SLUICE_DISCARD, .message = "no", .set = true};
+	c = outcome_build(&f, &discard, NOW, 0.5);
+	CHECK_STR(c->state, "discarded");
 	completion_free(c);
 
 	/* a handler that finished despite the request keeps its result */
