@@ -57,7 +57,8 @@ grep -v -e '^\[encryption\]' -e '^keys = ' "$TMP/c.ini" >"$TMP/r.ini"
 (ulimit -c unlimited && exec "$B/sluiced" -c "$TMP/r.ini") 2>"$TMP/r.log" &
 pid=$!; DAEMON_PIDS+=("$pid")
 for ((i = 0; i < 200; i++)); do grep -q 'msg="sluiced ready"' "$TMP/r.log" && break; sleep 0.05; done
-assert_eq "unlimited unlimited" "$(core_limit "$pid")" "no keys: core files as the shell allows"
+# (the hard limit: ASan lowers the soft one itself)
+assert_eq "unlimited" "$(core_limit "$pid" | cut -d' ' -f2)" "no keys: core files as the shell allows"
 printf '[encryption]\nkeys = file:%s\n' "$TMP/k.key" >>"$TMP/r.ini"
 kill -HUP "$pid"
 for ((i = 0; i < 200; i++)); do grep -q 'msg="configuration reloaded"' "$TMP/r.log" && break; sleep 0.05; done
