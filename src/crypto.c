@@ -259,17 +259,6 @@ static int b64_field(const char *s, size_t n, uint8_t *out, size_t cap, size_t *
 	return 0;
 }
 
-static bool name_chars(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!(((c | 32) >= 'a' && (c | 32) <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-		      c == '-'))
-			return false;
-	}
-	return true;
-}
-
 int envelope_parse(const char *t, size_t len, envelope *e, char *why, size_t n)
 {
 	memset(e, 0, sizeof *e);

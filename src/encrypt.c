@@ -72,26 +72,33 @@ bool enc_kind_selected(const enc_policy *p, const char *kind)
 	return !strv_contains(p->exclude, kind);
 }
 
+/* args_envelope, then envelope_parse of its token: 0 plaintext args, 1 an
+ * envelope in *env (envelope_free it), -1 neither (why says which). */
+static int find_envelope(const char *args, size_t len, envelope *env, char *why, size_t n)
+{
+	const char *tok;
+	size_t toklen;
+	char *hold;
+	int e = args_envelope(args, len, &tok, &toklen, &hold, why, n);
+	if (e == 1 && envelope_parse(tok, toklen, env, why, n) < 0)
+		e = -1;
+	free(hold); /* env holds copies */
+	return e;
+}
+
 int enc_seal(const enc_policy *p, const char *kind, const char *args, size_t len, char **out,
              char *err, size_t errlen)
 {
 	*out = NULL;
 	if (!p || p->mode != ENC_ENCRYPT || !enc_kind_selected(p, kind))
 		return 0;
-	const char *tok;
-	size_t toklen;
-	char *hold, why[200];
-	int e = args_envelope(args, len, &tok, &toklen, &hold, why, sizeof why);
-	if (e == 1) {
-		/* Kept only if it is an envelope: a plaintext string under the
-		 * envelope's key would otherwise be stored as it is. */
-		envelope env;
-		if (envelope_parse(tok, toklen, &env, why, sizeof why) < 0)
-			e = -1;
-		else
-			envelope_free(&env);
-	}
-	free(hold);
+	/* Kept only if it is an envelope: a plaintext string under the
+	 * envelope's key would otherwise be stored as it is. */
+	envelope env;
+	char why[200];
+	int e = find_envelope(args, len, &env, why, sizeof why);
+	if (e == 1)
+		envelope_free(&env);
 	if (e < 0) {
 		snprintf(err, errlen, "args carry \"" ENVELOPE_KEY "\" but %s", why);
 		return -1;
@@ -121,10 +128,9 @@ int enc_open(const enc_policy *p, const char *kind, const char *args, size_t len
              size_t *outlen, char *err, size_t errlen)
 {
 	*out = NULL;
-	const char *tok;
-	size_t toklen;
-	char *hold, why[256];
-	int e = args_envelope(args, len, &tok, &toklen, &hold, why, sizeof why);
+	envelope env;
+	char why[256];
+	int e = find_envelope(args, len, &env, why, sizeof why);
 	if (e == 0) {
 		if (p && p->mode == ENC_ENCRYPT && strv_contains(p->strict, kind)) {
 			snprintf(err, errlen,
@@ -134,10 +140,7 @@ int enc_open(const enc_policy *p, const char *kind, const char *args, size_t len
 		return ENC_PLAIN;
 	}
 	int rc = ENC_FAIL;
-	envelope env;
 	if (e < 0) {
-		snprintf(err, errlen, "cannot decrypt args: %s", why);
-	} else if (envelope_parse(tok, toklen, &env, why, sizeof why) < 0) {
 		snprintf(err, errlen, "cannot decrypt args: %s", why);
 	} else {
 		int ki = p && p->mode != ENC_OFF ? keyring_find(p->keys, env.kid) : -1;
@@ -165,25 +168,17 @@ int enc_open(const enc_policy *p, const char *kind, const char *args, size_t len
 		}
 		envelope_free(&env);
 	}
-	free(hold);
 	return rc;
 }
 
 int enc_key_id_of(const char *args, size_t len, char kid[33])
 {
-	const char *tok;
-	size_t toklen;
-	char *hold, why[200];
-	int e = args_envelope(args, len, &tok, &toklen, &hold, why, sizeof why);
+	envelope env;
+	char why[200];
+	int e = find_envelope(args, len, &env, why, sizeof why);
 	if (e == 1) {
-		envelope env;
-		if (envelope_parse(tok, toklen, &env, why, sizeof why) < 0)
-			e = -1;
-		else {
-			snprintf(kid, 33, "%s", env.kid);
-			envelope_free(&env);
-		}
+		snprintf(kid, 33, "%s", env.kid);
+		envelope_free(&env);
 	}
-	free(hold);
 	return e;
 }

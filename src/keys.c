@@ -23,12 +23,7 @@
 bool key_id_valid(const char *id)
 {
 	size_t n = strlen(id);
-	if (n == 0 || n > KEY_ID_MAX)
-		return false;
-	for (; *id; id++)
-		if (!(isalnum((unsigned char)*id) || *id == '_' || *id == '-'))
-			return false;
-	return true;
+	return n > 0 && n <= KEY_ID_MAX && name_chars(id, n);
 }
 
 int key_decode(const char *text, size_t len, uint8_t out[KEY_BYTES])

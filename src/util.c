@@ -358,6 +358,14 @@ bool valid_queue_name(const char *s)
 	return true;
 }
 
+bool name_chars(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!(isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '-'))
+			return false;
+	return true;
+}
+
 bool valid_kind_name(const char *s)
 {
 	size_t n = strlen(s);

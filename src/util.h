@@ -80,5 +80,7 @@ const char *mem_find(const char *hay, size_t n, const char *needle, size_t m);
 bool valid_queue_name(const char *s);
 /* River's kind rule: word characters and -[]<>/.:+ ; under 128 bytes. */
 bool valid_kind_name(const char *s);
+/* Only letters, digits, '_' and '-' in s[0..n): key ids, encryptor names. */
+bool name_chars(const char *s, size_t n);
 
 #endif
