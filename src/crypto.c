@@ -147,13 +147,14 @@ void crypto_reset_plugins(void)
 
 /* ---- envelope ---------------------------------------------------------------- */
 
-/* "s1|<algorithm>|<key id>|<kind>", in buf when it fits (it does unless
- * the kind is very long): no allocation per job. Free it with ad_free. */
+/* "<version>|<algorithm>|<key id>|<kind>", in buf when it fits (it does
+ * unless the kind is very long): no allocation per job. Free it with
+ * ad_free. */
 #define AD_BUF 256
-static char *ad_for(char buf[AD_BUF], const char *alg, const char *kid, const char *kind,
-                    size_t *len)
+static char *ad_for(char buf[AD_BUF], const char *version, const char *alg, const char *kid,
+                    const char *kind, size_t *len)
 {
-	const char *part[] = {ENVELOPE_VERSION, alg, kid, kind};
+	const char *part[] = {version, alg, kid, kind};
 	size_t plen[ARRAY_LEN(part)], n = ARRAY_LEN(part) - 1;
 	for (size_t i = 0; i < ARRAY_LEN(part); i++)
 		n += plen[i] = strlen(part[i]);
@@ -175,6 +176,25 @@ static void ad_free(char *ad, const char buf[AD_BUF])
 		free(ad);
 }
 
+/* Characters of n bytes in unpadded base64. */
+static size_t b64_chars(size_t n) { return (4 * n + 2) / 3; }
+
+/* Plaintext bytes after padding (see crypto.h): the next multiple of the
+ * block above len (the 0x80 marker always takes a byte), or, when that
+ * token would be too short for the index to hash it, the fewest bytes
+ * that make it long enough (so short args all look alike). */
+static size_t padded_len(const sluice_encryptor *enc, const char *kid, size_t prefix, size_t len)
+{
+	size_t fixed = sizeof(ENVELOPE_VERSION ".") - 1 + strlen(enc->name) + 1 + strlen(kid) + 1 +
+	               b64_chars(enc->nonce_bytes) + 1;
+	size_t p = (len / ENVELOPE_PAD_BLOCK + 1) * ENVELOPE_PAD_BLOCK;
+	if (fixed + b64_chars(prefix + p + enc->overhead) < ENVELOPE_MIN_TOKEN) {
+		size_t chars = ENVELOPE_MIN_TOKEN - fixed, bytes = (3 * chars + 3) / 4;
+		p = bytes - prefix - enc->overhead; /* > the p above, so > len */
+	}
+	return p;
+}
+
 static void put_b64(sb *b, const uint8_t *bin, size_t n)
 {
 	size_t cap = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
@@ -192,14 +212,19 @@ char *envelope_seal(const sluice_encryptor *enc, const char *kid, const uint8_t 
 	else
 		randombytes_buf(nonce, enc->nonce_bytes);
 	size_t adlen;
-	char adbuf[AD_BUF], *ad = ad_for(adbuf, enc->name, kid, kind, &adlen);
+	char adbuf[AD_BUF], *ad = ad_for(adbuf, ENVELOPE_VERSION, enc->name, kid, kind, &adlen);
 	/* Without AEAD, a digest of the associated data rides inside. */
 	size_t prefix = enc->aead ? 0 : AD_DIGEST_BYTES;
-	size_t mlen = prefix + len;
-	uint8_t *m = xmalloc(mlen ? mlen : 1);
+	size_t padded = padded_len(enc, kid, prefix, len), mlen = prefix + padded;
+	uint8_t *m = xmalloc(mlen);
 	if (prefix)
 		crypto_generichash(m, AD_DIGEST_BYTES, (const uint8_t *)ad, adlen, NULL, 0);
 	memcpy(m + prefix, pt, len);
+	/* A block of the padded length: exactly that length, which unpadding
+	 * recovers without being told it. */
+	size_t got;
+	if (sodium_pad(&got, m + prefix, len, padded, padded) != 0 || got != padded)
+		abort(); /* padded > len by construction */
 	uint8_t *c = xmalloc(mlen + enc->overhead);
 	int rc = enc->encrypt(enc->userdata, c, m, mlen, (const uint8_t *)ad, adlen, nonce, key);
 	sodium_memzero(m, mlen);
@@ -274,14 +299,18 @@ int envelope_parse(const char *t, size_t len, envelope *e, char *why, size_t n)
 			break;
 		p = dot + 1;
 	}
-	if (k < 2 || plen[0] != 2 || memcmp(part[0], ENVELOPE_VERSION, 2) != 0) {
+	if (k < 2 || plen[0] != 2 ||
+	    (memcmp(part[0], ENVELOPE_VERSION, 2) != 0 && memcmp(part[0], ENVELOPE_V1, 2) != 0)) {
 		/* Not "version %s": a plaintext value under the envelope's key
 		 * would be echoed into errors[]. */
-		snprintf(why, n, "unsupported envelope version (want " ENVELOPE_VERSION ".)");
+		snprintf(why, n,
+		         "unsupported envelope version (want " ENVELOPE_VERSION " or " ENVELOPE_V1 ")");
 		return -1;
 	}
 	if (k != 5 || !plen[1] || !plen[2] || !plen[3] || !plen[4]) {
-		snprintf(why, n, "malformed envelope (want s1.<algorithm>.<key id>.<nonce>.<data>)");
+		snprintf(why, n,
+		         "malformed envelope (want " ENVELOPE_VERSION
+		         ".<algorithm>.<key id>.<nonce>.<data>)");
 		return -1;
 	}
 	if (plen[1] > ENCRYPTOR_NAME_MAX || plen[2] >= sizeof e->kid) {
@@ -298,6 +327,7 @@ int envelope_parse(const char *t, size_t len, envelope *e, char *why, size_t n)
 		snprintf(why, n, "malformed envelope (bad key id)");
 		return -1;
 	}
+	memcpy(e->version, part[0], 2);
 	memcpy(e->alg, part[1], plen[1]);
 	memcpy(e->kid, part[2], plen[2]);
 	if (b64_field(part[3], plen[3], e->nonce, sizeof e->nonce, &e->nonce_len) < 0) {
@@ -342,7 +372,7 @@ int envelope_open(const envelope *e, const sluice_encryptor *enc, const uint8_t 
 	}
 	size_t mlen = e->ct_len - enc->overhead;
 	size_t adlen;
-	char adbuf[AD_BUF], *ad = ad_for(adbuf, enc->name, e->kid, kind, &adlen);
+	char adbuf[AD_BUF], *ad = ad_for(adbuf, e->version, enc->name, e->kid, kind, &adlen);
 	uint8_t *m = xmalloc(mlen + 1);
 	int rc = enc->decrypt(enc->userdata, m, e->ct, e->ct_len, (const uint8_t *)ad, adlen,
 	                      e->nonce, key);
@@ -360,10 +390,19 @@ int envelope_open(const envelope *e, const sluice_encryptor *enc, const uint8_t 
 		         e->kid, enc->name);
 		return -1;
 	}
-	memmove(m, m + prefix, mlen - prefix);
-	m[mlen - prefix] = '\0';
+	size_t plen = mlen - prefix;
+	/* Authenticated, so bad padding means a faulty encryptor, not an
+	 * attack; libsodium's unpadding is constant-time all the same. */
+	if (strcmp(e->version, ENVELOPE_VERSION) == 0 &&
+	    (plen == 0 || sodium_unpad(&plen, m + prefix, plen, plen) != 0)) {
+		crypto_free_plain((char *)m, mlen + 1);
+		snprintf(why, n, "bad padding in the plaintext (key id \"%s\", %s)", e->kid, enc->name);
+		return -1;
+	}
+	memmove(m, m + prefix, plen);
+	m[plen] = '\0';
 	*pt = (char *)m;
-	*len = mlen - prefix;
+	*len = plen;
 	return 0;
 }
 

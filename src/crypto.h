@@ -1,11 +1,21 @@
 /* crypto.h -- encryptors (built in: xchacha20poly1305, secretbox; more from
  * plugins) and the envelope that carries encrypted args:
  *
- *   {"river_encrypt": "s1.<algorithm>.<key id>.<nonce>.<ciphertext>"}
+ *   {"river_encrypt": "s2.<algorithm>.<key id>.<nonce>.<ciphertext>"}
  *
  * nonce and ciphertext in unpadded base64url. The associated data binds
- * "s1|<algorithm>|<key id>|<kind>", so a ciphertext moved to another kind,
- * key id or algorithm does not open. Byte layout: README, "Envelope". */
+ * "s2|<algorithm>|<key id>|<kind>", so a ciphertext moved to another kind,
+ * key id or algorithm does not open. s2 pads the plaintext (libsodium's
+ * ISO/IEC 7816-4 padding) to a multiple of ENVELOPE_PAD_BLOCK bytes, and to
+ * at least ENVELOPE_MIN_TOKEN characters of token:
+ * - the stored length says less about the args (16-byte steps);
+ * - River's GIN index on args (jsonb_ops) keeps a string of up to 125
+ *   bytes whole as an index key, and hashes a longer one to 8 bytes. Each
+ *   row version a job's fetch and completion write adds a key per string
+ *   to that index, so a short token cost ~100 bytes of index (and WAL) per
+ *   row version more than a long one (BENCHMARKS.md).
+ * s1, the same without padding, is still read. Byte layout: README,
+ * "Envelope". */
 #ifndef SLUICE_CRYPTO_H
 #define SLUICE_CRYPTO_H
 
@@ -15,7 +25,11 @@
 
 #include "sluice/plugin.h"
 
-#define ENVELOPE_VERSION "s1"
+#define ENVELOPE_VERSION "s2" /* written */
+#define ENVELOPE_V1 "s1"      /* read: unpadded, written before s2 */
+#define ENVELOPE_PAD_BLOCK 16
+/* PostgreSQL's JGIN_MAXLENGTH (jsonb_gin.c) + 1: hashed in the index. */
+#define ENVELOPE_MIN_TOKEN 126
 #define ENVELOPE_KEY "river_encrypt"
 #define ENCRYPTOR_NAME_MAX 32
 /* Digest that binds the associated data for non-AEAD ciphers. */
@@ -32,6 +46,7 @@ const char *crypto_names(void);
 void crypto_reset_plugins(void);
 
 typedef struct envelope {
+	char version[3]; /* ENVELOPE_VERSION or ENVELOPE_V1 */
 	char alg[ENCRYPTOR_NAME_MAX + 1];
 	char kid[33];
 	uint8_t nonce[64];

@@ -92,7 +92,7 @@ int cmd_keys(cli *c)
 	char *sql = sql_render(
 	    "SELECT CASE WHEN NOT args ? 'river_encrypt' THEN ''\n"
 	    "  WHEN jsonb_typeof(args -> 'river_encrypt') <> 'string'\n"
-	    "    OR split_part(args ->> 'river_encrypt', '.', 1) <> 's1' THEN '?'\n"
+	    "    OR split_part(args ->> 'river_encrypt', '.', 1) NOT IN ('s1', 's2') THEN '?'\n"
 	    "  ELSE split_part(args ->> 'river_encrypt', '.', 3) END,\n"
 	    "  state::text, count(*)\n"
 	    "FROM {S}river_job GROUP BY 1, 2 ORDER BY 1, 2",

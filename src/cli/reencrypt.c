@@ -1,7 +1,7 @@
 /* reencrypt.c -- `sluice reencrypt`: rewrites plaintext args of kinds the
- * filters encrypt, and args under an older key or algorithm, to the current
- * key, online. Each batch is one short transaction over rows locked FOR
- * UPDATE SKIP LOCKED, never running ones: a worker fetching a row skips it
+ * filters encrypt, and args under an older key, algorithm or envelope format
+ * (s1), to the current key, online. Each batch is one short transaction
+ * over rows locked FOR UPDATE SKIP LOCKED, never running ones: a worker fetching a row skips it
  * while it is locked here, and a row a worker holds is skipped here and
  * taken on a later pass. Every new envelope is opened again and compared
  * with the plaintext before the batch commits, so an interruption (even
@@ -40,7 +40,8 @@ static void help(void)
 	printf("usage: sluice reencrypt [--dry-run] [--batch N] [--kinds a,b] [--include-finished]\n"
 	       "\n"
 	       "Rewrites, to the current (first) key and algorithm: plaintext args of kinds\n"
-	       "[encryption] encrypts, and args under older keys or another algorithm. Online:\n"
+	       "[encryption] encrypts, and args under older keys, another algorithm or the\n"
+	       "older unpadded envelope format (s1). Online:\n"
 	       "running jobs are never touched, rows are locked with SKIP LOCKED in short\n"
 	       "transactions of N rows (default %d), and each new envelope is verified by\n"
 	       "decrypting it before commit. Interrupt it at any time (Ctrl-C finishes the\n"
@@ -57,7 +58,7 @@ static void help(void)
 }
 
 typedef struct counts {
-	long long rewritten, from_plain, from_key, unreadable;
+	long long rewritten, from_plain, from_key, from_s1, unreadable;
 } counts;
 
 /* The rows to rewrite: $1 current algorithm, $2 current key id, $3 kinds
@@ -68,6 +69,7 @@ static const char where_clause[] =
     "  AND ($3::text[] IS NULL OR kind = ANY($3::text[]))\n"
     "  AND CASE WHEN args ? 'river_encrypt'\n"
     "    THEN jsonb_typeof(args -> 'river_encrypt') <> 'string'\n"
+    "      OR split_part(args ->> 'river_encrypt', '.', 1) <> '" ENVELOPE_VERSION "'\n"
     "      OR split_part(args ->> 'river_encrypt', '.', 2) <> $1\n"
     "      OR split_part(args ->> 'river_encrypt', '.', 3) <> $2\n"
     "    ELSE CASE WHEN cardinality($5::text[]) > 0 THEN kind = ANY($5::text[])\n"
@@ -94,7 +96,7 @@ static char *rewrite(const enc_policy *p, const char *kind, const char *args, co
 	size_t toklen, plen;
 	char *hold = NULL, why[256], *pt = NULL;
 	int e = args_envelope(args, strlen(args), &tok, &toklen, &hold, why, sizeof why);
-	bool from_plain = e == 0;
+	bool from_plain = e == 0, same_key = false;
 	if (e == 0) {
 		pt = xstrdup(args);
 		plen = strlen(pt);
@@ -103,6 +105,7 @@ static char *rewrite(const enc_policy *p, const char *kind, const char *args, co
 		if (envelope_parse(tok, toklen, &env, why, sizeof why) == 0) {
 			int ki = keyring_find(p->keys, env.kid);
 			const sluice_encryptor *enc = crypto_find(env.alg);
+			same_key = ki == 0 && enc == p->alg; /* so only its format was old */
 			if (ki >= 0 && enc &&
 			    envelope_open(&env, enc, keyring_key(p->keys, ki), kind, &pt, &plen, why,
 			                  sizeof why) < 0)
@@ -142,6 +145,8 @@ static char *rewrite(const enc_policy *p, const char *kind, const char *args, co
 	}
 	if (from_plain)
 		n->from_plain++;
+	else if (same_key)
+		n->from_s1++;
 	else
 		n->from_key++;
 	return sealed;
@@ -226,7 +231,9 @@ int cmd_reencrypt(cli *c)
 		sb_printf(&q,
 		          "SELECT CASE WHEN args ? 'river_encrypt' THEN coalesce(nullif(split_part(\n"
 		          "  args ->> 'river_encrypt', '.', 3), ''), '(malformed)') ELSE '(plaintext)' END,\n"
-		          "  kind, count(*) FROM {S}river_job WHERE %s GROUP BY 1, 2 ORDER BY 1, 2",
+		          "  CASE WHEN args ? 'river_encrypt' THEN split_part(args ->> 'river_encrypt', '.', 1)\n"
+		          "  ELSE '' END, kind, count(*) FROM {S}river_job WHERE %s\n"
+		          "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
 		          where_clause);
 		char *sql = sql_render(sb_str(&q), schema);
 		PGresult *r = exec_params(conn, sql, 6, params);
@@ -234,15 +241,15 @@ int cmd_reencrypt(cli *c)
 		if (r) {
 			long long total = 0;
 			table t;
-			static const char *const head[] = {"from", "kind", "rows", "readable here"};
-			table_init(&t, 4, head);
+			static const char *const head[] = {"from", "format", "kind", "rows", "readable here"};
+			table_init(&t, 5, head);
 			for (int i = 0; i < PQntuples(r); i++) {
 				const char *from = PQgetvalue(r, i, 0);
 				bool readable = strcmp(from, "(plaintext)") == 0 || keyring_find(p->keys, from) >= 0;
 				const char *cells[] = {from, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
-				                       readable ? "yes" : "no"};
+				                       PQgetvalue(r, i, 3), readable ? "yes" : "no"};
 				table_row(&t, cells);
-				total += atoll(PQgetvalue(r, i, 2));
+				total += atoll(PQgetvalue(r, i, 3));
 			}
 			if (c->json) {
 				printf("{\"dry_run\":true,\"rows\":%lld,\"to_key\":\"%s\",\"algorithm\":\"%s\"}\n",
@@ -346,6 +353,7 @@ int cmd_reencrypt(cli *c)
 		n.rewritten += pc.rewritten;
 		n.from_plain += pc.from_plain;
 		n.from_key += pc.from_key;
+		n.from_s1 += pc.from_s1;
 		unreadable = pc.unreadable;
 		if (rc || interrupted)
 			break;
@@ -367,14 +375,14 @@ int cmd_reencrypt(cli *c)
 		long long remaining = left > 0 ? left : 0;
 		if (c->json)
 			printf("{\"rewritten\":%lld,\"from_plaintext\":%lld,\"from_other_keys\":%lld,"
-			       "\"left\":%lld,\"unreadable\":%lld,\"key_id\":\"%s\",\"seconds\":%.3f,"
-			       "\"interrupted\":%s}\n",
-			       n.rewritten, n.from_plain, n.from_key, remaining, n.unreadable,
+			       "\"from_s1_format\":%lld,\"left\":%lld,\"unreadable\":%lld,\"key_id\":\"%s\","
+			       "\"seconds\":%.3f,\"interrupted\":%s}\n",
+			       n.rewritten, n.from_plain, n.from_key, n.from_s1, remaining, n.unreadable,
 			       p->keys->ids[0], secs, interrupted ? "true" : "false");
 		else
-			printf("rewrote %lld rows to key %s (%lld from plaintext, %lld from other keys) in "
-			       "%.1fs; %lld left%s\n",
-			       n.rewritten, p->keys->ids[0], n.from_plain, n.from_key, secs, remaining,
+			printf("rewrote %lld rows to key %s (%lld from plaintext, %lld from other keys, %lld "
+			       "from the s1 format) in %.1fs; %lld left%s\n",
+			       n.rewritten, p->keys->ids[0], n.from_plain, n.from_key, n.from_s1, secs, remaining,
 			       n.unreadable ? " (under keys not configured here, or malformed)" : "");
 		if (interrupted) {
 			fprintf(stderr, "sluice: interrupted; every row is either as it was or rewritten: "

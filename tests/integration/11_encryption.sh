@@ -28,7 +28,9 @@ assert_eq "river_encrypt" "$(q "SELECT string_agg(k, ',') FROM river_job, jsonb_
 assert_eq 0 "$(q "SELECT count(*) FROM river_job WHERE row_to_json(river_job)::text LIKE '%MARKER_ONE%'")" \
 	"no plaintext anywhere in the row"
 assert_eq "$KA" "$(kid "$j1")" "encrypted under key A"
-assert_match "^s1\.xchacha20poly1305\.$KA\." "$(q "SELECT args->>'river_encrypt' FROM river_job WHERE id = $j1")" "default algorithm"
+assert_match "^s2\.xchacha20poly1305\.$KA\." "$(q "SELECT args->>'river_encrypt' FROM river_job WHERE id = $j1")" "default algorithm"
+assert_eq t "$(q "SELECT length(args->>'river_encrypt') > 125 FROM river_job WHERE id = $j1")" \
+	"the token is long enough for River's GIN index on args to hash it"
 j2=$(enq "$TMP/a.ini" demo.echo '{"left":"for later"}')
 
 # Phase 2: B first, A still decrypts.
@@ -132,7 +134,7 @@ assert_match "OK \(1 queues, 7 kinds, 1 keys\)" "$out" "credential: key source (
 # secretbox works end to end too.
 conf "$TMP/sb.ini" "keys = file:$TMP/b.key" "algorithm = secretbox"
 s1=$(enq "$TMP/sb.ini" demo.echo '{"box":1}')
-assert_match "^s1\.secretbox\.$KB\." "$(q "SELECT args->>'river_encrypt' FROM river_job WHERE id = $s1")" "algorithm = secretbox"
+assert_match "^s2\.secretbox\.$KB\." "$(q "SELECT args->>'river_encrypt' FROM river_job WHERE id = $s1")" "algorithm = secretbox"
 start_daemon "$TMP/b.ini" || finish # any node with the key decrypts either algorithm
 check "secretbox job worked" wait_for "SELECT metadata->'output' = '{\"box\": 1}' FROM river_job WHERE id = $s1" 10
 stop_daemon
@@ -143,4 +145,27 @@ for s in "${secrets[@]}"; do
 	check "no log line holds a secret" test "$(cat "$TMP"/*.log | grep -c -F -- "$s")" = 0
 	assert_eq 0 "$(q "SELECT count(*) FROM river_job, unnest(errors) e WHERE e::text LIKE '%' || \$\$$s\$\$ || '%'")" "no errors[] entry holds a secret"
 done
+
+# Envelopes in the unpadded s1 format (written before s2) still work, and
+# reencrypt moves them to s2: README's test vectors, under its test key.
+printf 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n' >"$TMP/t.key"; chmod 600 "$TMP/t.key"
+conf "$TMP/t.ini" "keys = test-1=file:$TMP/t.key"
+v1=$(q "INSERT INTO river_job (kind, args, max_attempts) VALUES
+  ('demo.echo', '{\"river_encrypt\":\"s1.xchacha20poly1305.test-1.QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZX.rxtxH_LaW3frlcfb1_0I4v7fg6d8NHHnSI3ioIgJkITi-NdNL_7o5A\"}', 1),
+  ('demo.echo', '{\"river_encrypt\":\"s1.secretbox.test-1.QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZX.SNKyOstk8QxzYzuHf3VmmDLwYLVxbKFO2tFQ9LkJwnK1FTI7T3l9qYC0Yq-BuO4kuFFHcoHa5Hk\"}', 1),
+  ('demo.echo', '{\"river_encrypt\":\"s2.xchacha20poly1305.test-1.QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZX.rxtxH_LaW3frlcfb1_0I4v7fg6d8NHHn6jH9RQkEI5AWhhQviy1oVVLkfL7Kwwng3A\"}', 1)
+  RETURNING id" | paste -sd,)
+start_daemon "$TMP/t.ini" || finish
+check "s1 and s2 vectors worked" wait_for "SELECT count(*) = 3 FROM river_job WHERE id IN ($v1) AND state = 'completed'" 10
+assert_eq '{"to": "ada@example.com"}' "$(q "SELECT DISTINCT metadata->>'output' FROM river_job WHERE id IN ($v1)")" \
+	"each opened to the test vector's args"
+stop_daemon
+q "DELETE FROM river_job WHERE id NOT IN ($v1)" # what reencrypt below may touch
+assert_match "test-1 +s1 +demo.echo +2 +yes" "$("$S" -c "$TMP/t.ini" reencrypt --dry-run --include-finished --kinds demo.echo)" \
+	"reencrypt --dry-run shows the s1 rows"
+out=$("$S" -c "$TMP/t.ini" --json reencrypt --include-finished --kinds demo.echo)
+assert_match '"rewritten":2,"from_plaintext":0,"from_other_keys":1,"from_s1_format":1' "$out" "reencrypt rewrote the two s1 rows (the secretbox one to the current algorithm too)"
+assert_eq "s2 s2 s2" "$(q "SELECT string_agg(split_part(args->>'river_encrypt', '.', 1), ' ') FROM river_job WHERE id IN ($v1)")" \
+	"all in s2 now"
+assert_eq '{"to": "ada@example.com"}' "$(q "SELECT DISTINCT metadata->>'output' FROM river_job WHERE id IN ($v1)")" "metadata untouched"
 finish

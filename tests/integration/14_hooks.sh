@@ -14,7 +14,7 @@ enq() { "$B/sluice" -c "$TMP/d.ini" --json enqueue "$@" | sed -n 's/.*"id":\([0-
 a=$(enq test.hooked '{"a":1}')
 r=$(enq test.hooked '{"refuse":true}')
 n=$(enq demo.echo '{"b":2}')
-assert_match "^s1\.chacha20poly1305-ietf\.k" "$(q "SELECT args->>'river_encrypt' FROM river_job WHERE id = $a")" \
+assert_match "^s2\.chacha20poly1305-ietf\.k" "$(q "SELECT args->>'river_encrypt' FROM river_job WHERE id = $a")" \
 	"a plugin's encryptor is the algorithm"
 start_daemon "$TMP/d.ini" || finish
 check "jobs worked" wait_for "SELECT count(*) = 2 FROM river_job WHERE id IN ($a, $n) AND state = 'completed'" 10

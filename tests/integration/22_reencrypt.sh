@@ -31,7 +31,7 @@ sleep 0.5
 assert_match "would be rewritten to key $KB" "$("$S" -c "$TMP/ba.ini" reencrypt --dry-run --include-finished)" "--dry-run counts"
 out=$("$S" -c "$TMP/ba.ini" reencrypt --include-finished --batch 100); rc=$?
 assert_eq 0 "$rc" "reencrypt exits 0 ($out)"
-assert_match "^rewrote [0-9]+ rows to key $KB \([0-9]+ from plaintext, [0-9]+ from other keys\)" "$out" "with a summary"
+assert_match "^rewrote [0-9]+ rows to key $KB \([0-9]+ from plaintext, [0-9]+ from other keys, 0 from the s1 format\)" "$out" "with a summary"
 st=$("$S" -c "$TMP/ba.ini" --json keys status)
 assert_match "\"key_id\":\"$KA\",\"kind\":\"key\",\"configured\":true,\"encrypting\":false,\"live\":0,\"finished\":0" "$st" "keys status: no job under key A"
 check "and no live plaintext job" bash -c "! echo '$st' | grep -qE '\"kind\":\"plaintext\",[^}]*\"live\":[1-9]'"
@@ -59,7 +59,7 @@ rp=$!
 sleep 0.6; kill -9 "$rp"; wait "$rp" 2>/dev/null
 mid=$(q "SELECT count(*) FILTER (WHERE split_part(args->>'river_encrypt', '.', 3) = '$KB') FROM river_job")
 check "killed midway ($mid of 20000 rewritten)" test "$mid" -gt 0 -a "$mid" -lt 20000
-assert_eq 20000 "$(q "SELECT count(*) FROM river_job WHERE split_part(args->>'river_encrypt', '.', 3) IN ('$KA', '$KB') AND split_part(args->>'river_encrypt', '.', 1) = 's1'")" \
+assert_eq 20000 "$(q "SELECT count(*) FROM river_job WHERE split_part(args->>'river_encrypt', '.', 3) IN ('$KA', '$KB') AND split_part(args->>'river_encrypt', '.', 1) = 's2'")" \
 	"every row either old or new"
 out=$("$S" -c "$TMP/ba.ini" reencrypt); rc=$?
 assert_eq 0 "$rc" "rerun finishes ($out)"

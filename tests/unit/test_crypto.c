@@ -13,9 +13,16 @@
 #include "util.h"
 
 #define VECTOR_XC                                                                           \
+	"{\"river_encrypt\":\"s2.xchacha20poly1305.test-1.QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZX."    \
+	"rxtxH_LaW3frlcfb1_0I4v7fg6d8NHHn6jH9RQkEI5AWhhQviy1oVVLkfL7Kwwng3A\"}"
+#define VECTOR_SB                                                                           \
+	"{\"river_encrypt\":\"s2.secretbox.test-1.QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZX."            \
+	"12wYjFdJbS6YfCi8riDCgdeQzQ6krvKAsO-9DJVyUHS1FTI7T3l9qYC0Yq-BuO4kuFFHcoHa5HnZTBx5MfJaLw\"}"
+/* The same in the unpadded s1 format sluice wrote before s2: still read. */
+#define VECTOR_XC_S1                                                                        \
 	"{\"river_encrypt\":\"s1.xchacha20poly1305.test-1.QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZX."    \
 	"rxtxH_LaW3frlcfb1_0I4v7fg6d8NHHnSI3ioIgJkITi-NdNL_7o5A\"}"
-#define VECTOR_SB                                                                           \
+#define VECTOR_SB_S1                                                                        \
 	"{\"river_encrypt\":\"s1.secretbox.test-1.QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZX."            \
 	"SNKyOstk8QxzYzuHf3VmmDLwYLVxbKFO2tFQ9LkJwnK1FTI7T3l9qYC0Yq-BuO4kuFFHcoHa5Hk\"}"
 #define PLAIN "{\"to\":\"ada@example.com\"}"
@@ -61,14 +68,93 @@ static void test_vector_seals_and_opens(void)
 	                        strlen(PLAIN), nonce);
 	CHECK_STR(b, VECTOR_SB);
 	char *pt = NULL, why[256];
-	CHECK(open_args(VECTOR_XC, "demo.echo", key, &pt, why) == 0);
-	CHECK_STR(pt, PLAIN);
-	crypto_free_plain(pt, strlen(PLAIN));
-	CHECK(open_args(VECTOR_SB, "demo.echo", key, &pt, why) == 0);
-	CHECK_STR(pt, PLAIN);
-	crypto_free_plain(pt, strlen(PLAIN));
+	const char *all[] = {VECTOR_XC, VECTOR_SB, VECTOR_XC_S1, VECTOR_SB_S1};
+	for (size_t i = 0; i < ARRAY_LEN(all); i++) {
+		CHECK(open_args(all[i], "demo.echo", key, &pt, why) == 0);
+		CHECK_STR(pt, PLAIN);
+		crypto_free_plain(pt, strlen(PLAIN));
+	}
 	free(a);
 	free(b);
+}
+
+static size_t token_len(const char *env)
+{
+	return strlen(env) - strlen("{\"river_encrypt\":\"\"}");
+}
+
+/* s2 pads: tokens long enough that River's GIN index on args hashes them,
+ * whatever the cipher and however short the key id; past that, lengths in
+ * 16-byte steps of plaintext. */
+static void padding_hides_length_and_keeps_tokens_hashable(void)
+{
+	setup();
+	const char *algs[] = {"xchacha20poly1305", "secretbox"};
+	const char *kids[] = {"k", "k19ca6fc5e16bb417", "a-32-character-key-id-0123456789"};
+	for (size_t a = 0; a < ARRAY_LEN(algs); a++)
+		for (size_t k = 0; k < ARRAY_LEN(kids); k++) {
+			const sluice_encryptor *enc = crypto_find(algs[a]);
+			size_t shortest = SIZE_MAX, longest = 0;
+			for (size_t n = 0; n <= 12; n += 4) { /* {} to 14 bytes: all alike */
+				char args[40];
+				snprintf(args, sizeof args, "{%.*s}", (int)n, "\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5");
+				char *e = envelope_seal(enc, kids[k], key, "x.y", args, strlen(args), NULL);
+				size_t l = token_len(e);
+				shortest = l < shortest ? l : shortest;
+				longest = l > longest ? l : longest;
+				char *pt = NULL, why[256];
+				CHECK(open_args(e, "x.y", key, &pt, why) == 0);
+				CHECK_STR(pt, args);
+				crypto_free_plain(pt, strlen(args));
+				free(e);
+			}
+			CHECK(shortest == longest);
+			CHECK(shortest >= ENVELOPE_MIN_TOKEN);
+			if (k == 0) /* and no longer than it takes */
+				CHECK(shortest <= ENVELOPE_MIN_TOKEN + 1);
+		}
+	/* 192 to 207 bytes: one length; 208 (the marker needs a byte): the next */
+	char big[300];
+	memset(big, 'a', sizeof big);
+	const sluice_encryptor *xc = crypto_find("xchacha20poly1305");
+	size_t first = 0;
+	for (size_t n = 192; n <= 208; n++) {
+		char *e = envelope_seal(xc, "k", key, "x.y", big, n, NULL);
+		size_t l = token_len(e);
+		if (n == 192)
+			first = l;
+		CHECK(n < 208 ? l == first : l > first);
+		free(e);
+	}
+}
+
+/* An s2 token whose plaintext was never padded (a faulty encryptor):
+ * authenticated, yet refused. And the version is bound: an s2 token
+ * relabelled s1 (or back) does not open. */
+static void unpadded_s2_and_relabelled_versions_fail(void)
+{
+	setup();
+	const char ad[] = "s2|xchacha20poly1305|test-1|demo.echo";
+	uint8_t c[sizeof PLAIN - 1 + crypto_aead_xchacha20poly1305_ietf_ABYTES];
+	crypto_aead_xchacha20poly1305_ietf_encrypt(c, NULL, (const uint8_t *)PLAIN, strlen(PLAIN),
+	                                           (const uint8_t *)ad, strlen(ad), NULL, nonce, key);
+	char n64[64], c64[128], args[300];
+	sodium_bin2base64(n64, sizeof n64, nonce, sizeof nonce, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sodium_bin2base64(c64, sizeof c64, c, sizeof c, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	snprintf(args, sizeof args, "{\"river_encrypt\":\"s2.xchacha20poly1305.test-1.%s.%s\"}", n64,
+	         c64);
+	char *pt = NULL, why[256];
+	CHECK(open_args(args, "demo.echo", key, &pt, why) == -1);
+	CHECK(strstr(why, "bad padding") && strstr(why, "test-1") && !strstr(why, "ada"));
+	const char *vectors[] = {VECTOR_XC, VECTOR_SB, VECTOR_XC_S1, VECTOR_SB_S1};
+	for (size_t v = 0; v < ARRAY_LEN(vectors); v++) {
+		char *t = xstrdup(vectors[v]);
+		char *ver = strstr(t, "\"s") + 2;
+		*ver = *ver == '1' ? '2' : '1';
+		CHECK(open_args(t, "demo.echo", key, &pt, why) == -1);
+		CHECK(strstr(why, "authentication failed"));
+		free(t);
+	}
 }
 
 static void random_nonces_differ(void)
@@ -320,6 +406,8 @@ static void unique_key_strings_like_river(void)
 }
 
 UNIT_MAIN(UNIT(test_vector_seals_and_opens), UNIT(random_nonces_differ),
+          UNIT(padding_hides_length_and_keeps_tokens_hashable),
+          UNIT(unpadded_s2_and_relabelled_versions_fail),
           UNIT(long_kind_and_args_round_trip),
           UNIT(other_kind_or_flipped_byte_fails),
           UNIT(malformed_envelopes_are_errors_not_plaintext), UNIT(keys_decode_and_ids),
