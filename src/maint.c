@@ -73,8 +73,10 @@ static void run_schedule(uv_timer_t *t)
 	maint *m = t->data;
 	if (m->sched_busy)
 		return;
-	const char *params[] = {m->d->channel_insert};
-	if (db_query_params(m->conn, m->sql_schedule, 1, params, on_scheduled, m) == 0)
+	char ahead[24]; /* River's look-ahead: one interval */
+	snprintf(ahead, sizeof ahead, "%llu", (unsigned long long)SCHEDULE_EVERY_MS);
+	const char *params[] = {m->d->channel_insert, ahead};
+	if (db_query_params(m->conn, m->sql_schedule, 2, params, on_scheduled, m) == 0)
 		m->sched_busy = true;
 	else
 		arm(m, &m->sched_t, run_schedule, 1000);

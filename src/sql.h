@@ -146,16 +146,22 @@ enum fetch_col {
 	"),\n" SQL_NOTIFY_INSERTED("$2")                                                \
 	"SELECT id, (SELECT count(*) FROM notified) FROM inserted"
 
-/* River's JobSchedule: due retryable/scheduled jobs become available; of
- * unique jobs sharing a key only the first is made available and the others
- * (or all, if the key is held elsewhere) discarded with
- * metadata.unique_key_conflict. Then NOTIFY their queues ($1 channel).
- * Returns (jobs moved, queues notified). */
+/* River's JobSchedule: retryable/scheduled jobs due within the next $2
+ * milliseconds (the scheduler's interval: River looks one run ahead) become
+ * available; the fetch still takes each only once due, so a job runs on
+ * time rather than up to an interval late. Of unique jobs sharing a key
+ * only the first is made available and the others (or all, if the key is
+ * held elsewhere) discarded with metadata.unique_key_conflict. Then NOTIFY
+ * ($1 channel) the queues of jobs already due (River: by now + 5 ms); the
+ * others are found by the fetch's poll. Returns (jobs moved, queues
+ * notified). */
 #define SQL_SCHEDULE                                                                    \
 	"WITH due AS (\n"                                                                \
 	"  SELECT id, unique_key, unique_states, priority, scheduled_at\n"              \
 	"  FROM {S}river_job\n"                                                          \
-	"  WHERE state IN ('retryable', 'scheduled') AND scheduled_at <= now()\n"       \
+	"  WHERE state IN ('retryable', 'scheduled') AND priority >= 0\n"               \
+	"    AND queue IS NOT NULL\n"                                                    \
+	"    AND scheduled_at <= now() + $2::bigint * interval '1 millisecond'\n"       \
 	"  ORDER BY priority, scheduled_at, id\n"                                        \
 	"  LIMIT " SQL_MAINT_BATCH "\n"                                                  \
 	"  FOR UPDATE\n"                                                                 \
@@ -182,10 +188,11 @@ enum fetch_col {
 	"      '{\"unique_key_conflict\": \"scheduler_discarded\"}'::jsonb\n"           \
 	"      ELSE river_job.metadata END\n"                                            \
 	"  FROM decided d WHERE river_job.id = d.id\n"                                   \
-	"  RETURNING river_job.queue, d.discard\n"                                       \
+	"  RETURNING river_job.queue, river_job.scheduled_at, d.discard\n"              \
 	"), notified AS (\n"                                                             \
 	"  SELECT pg_notify($1, json_build_object('queue', queue)::text)\n"             \
-	"  FROM (SELECT DISTINCT queue FROM moved WHERE NOT discard) q\n"                \
+	"  FROM (SELECT DISTINCT queue FROM moved WHERE NOT discard\n"                   \
+	"    AND scheduled_at <= clock_timestamp() + interval '5 milliseconds') q\n"     \
 	")\n"                                                                            \
 	"SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM notified)"
 

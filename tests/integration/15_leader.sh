@@ -79,11 +79,32 @@ grep -q 'msg="resigned leadership"' "$TMP/a.log" "$TMP/b.log" && ok "resignation
 stop_daemon "$C"
 check "no leader left behind" wait_for "SELECT count(*) = 0 FROM river_leader" 3
 
+# River's scheduler looks one interval ahead: a job due before the next run
+# is made available now and fetched once due, not up to an interval late.
+# Four jobs 0.7 s apart, each due at least one run after it was inserted:
+# without the look-ahead, at most the jobs of one 1.5 s span (of every 4 s)
+# could start within 1.5 s of their time.
+maint_config "$TMP/ahead.ini" worker-ahead
+sed -i 's/^scheduler_interval = .*/scheduler_interval = 4s/; s/^poll_interval = .*/poll_interval = 200ms/' "$TMP/ahead.ini"
+start_daemon "$TMP/ahead.ini" "$TMP/ahead.log" || finish
+check "worker-ahead leads" wait_for "SELECT leader_id = 'worker-ahead' FROM river_leader" 10
+ids=$(for i in 0 1 2 3; do
+	insert_job demo.noop '{}' "state, scheduled_at" "'scheduled', now() + interval '5 s' + $i * interval '700 ms'"
+done | paste -sd,)
+check "scheduled jobs become available before they are due" \
+	wait_for "SELECT count(*) > 0 FROM river_job WHERE id IN ($ids) AND state = 'available' AND scheduled_at > now()" 10
+check "all four worked" wait_for "SELECT count(*) = 4 FROM river_job WHERE id IN ($ids) AND state = 'completed'" 15
+late=$(q "SELECT string_agg(round(extract(epoch FROM attempted_at - scheduled_at)::numeric, 2)::text, ' ' ORDER BY id) FROM river_job WHERE id IN ($ids)")
+assert_eq 0 "$(q "SELECT count(*) FROM river_job WHERE id IN ($ids) AND attempted_at < scheduled_at")" "none started before it was due ($late s)"
+assert_eq 0 "$(q "SELECT count(*) FROM river_job WHERE id IN ($ids) AND attempted_at > scheduled_at + interval '1.5 s'")" \
+	"each started within 1.5 s of its time"
+stop_daemon
+
 # [maintenance] enabled = false: works jobs, never bids.
 maint_config "$TMP/off.ini" worker-off "enabled = false"
 start_daemon "$TMP/off.ini" "$TMP/off.log" || finish
 sleep 2
 assert_eq 0 "$(q "SELECT count(*) FROM river_leader")" "disabled maintenance never leads"
 stop_daemon
-for f in a b c off; do check "no sanitizer reports ($f)" no_sanitizer_reports "$TMP/$f.log"; done
+for f in a b c ahead off; do check "no sanitizer reports ($f)" no_sanitizer_reports "$TMP/$f.log"; done
 finish
