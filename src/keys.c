@@ -191,7 +191,8 @@ int keys_parse(const char *value, key_source **out, size_t *n_out, char *err, si
 	return 0;
 }
 
-/* Reads a small secret file into buf; refuses files others can read. */
+/* Reads a small secret file into buf; refuses files others can read or
+ * another user owns. */
 static int read_secret_file(const char *path, char *buf, size_t cap, size_t *len, char *err,
                             size_t errlen, const char *label)
 {
@@ -210,6 +211,16 @@ static int read_secret_file(const char *path, char *buf, size_t cap, size_t *len
 		snprintf(err, errlen,
 		         "%s: readable by group or others (mode %04o); run chmod 600 on it",
 		         label, (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return -1;
+	}
+	/* As ssh's StrictModes: whoever owns the file can replace the key, and
+	 * then read every job encrypted after the next (re)load. */
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		snprintf(err, errlen,
+		         "%s: owned by uid %u, neither this user (uid %u) nor root; chown it to the "
+		         "user sluice runs as",
+		         label, (unsigned)st.st_uid, (unsigned)geteuid());
 		close(fd);
 		return -1;
 	}

@@ -112,8 +112,10 @@ badconf() { # name line expected
 cp "$TMP/a.key" "$TMP/open.key"; chmod 644 "$TMP/open.key"
 head -c 16 /dev/urandom | base64 >"$TMP/short.key"; chmod 600 "$TMP/short.key"
 echo '%%%not base64%%%' >"$TMP/junk.key"; chmod 600 "$TMP/junk.key"
+cp "$TMP/a.key" "$TMP/theirs.key"; chown 65534 "$TMP/theirs.key"
 litkey=$(cat "$TMP/a.key")
 badconf "world-readable key file" "keys = file:$TMP/open.key" "bad.ini:[0-9]+: \[encryption\] keys: file:$TMP/open.key: readable by group or others \(mode 0644\); run chmod 600"
+badconf "key file another user owns" "keys = file:$TMP/theirs.key" "keys: file:$TMP/theirs.key: owned by uid 65534, neither this user \(uid $(id -u)\) nor root; chown it"
 badconf "missing key file" "keys = file:$TMP/none.key" "keys: file:$TMP/none.key: No such file or directory"
 badconf "short key" "keys = file:$TMP/short.key" "not a base64-encoded 32-byte key"
 badconf "bad base64" "keys = file:$TMP/junk.key" "not a base64-encoded 32-byte key"
