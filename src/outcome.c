@@ -152,7 +152,7 @@ completion *outcome_build(const job_facts *f, const job_result *r, int64_t now_u
 			double s = retry_delay_s(f->errors_count, rand01);
 			c->state = s <= RETRY_AVAILABLE_WITHIN_S ? "available" : "retryable";
 			c->scheduled_at_us = add_seconds(now_us, s);
-			}
+		}
 		break;
 	default: /* interrupted by shutdown: as if never attempted (River's soft stop) */
 		c->outcome = "interrupted";

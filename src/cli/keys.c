@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "crypto.h"
 #include "encrypt.h"
 #include "keys.h"
 #include "migrate.h"
@@ -92,7 +93,8 @@ int cmd_keys(cli *c)
 	char *sql = sql_render(
 	    "SELECT CASE WHEN NOT args ? 'river_encrypt' THEN ''\n"
 	    "  WHEN jsonb_typeof(args -> 'river_encrypt') <> 'string'\n"
-	    "    OR split_part(args ->> 'river_encrypt', '.', 1) NOT IN ('s1', 's2') THEN '?'\n"
+	    "    OR split_part(args ->> 'river_encrypt', '.', 1)\n"
+	    "      NOT IN ('" ENVELOPE_V1 "', '" ENVELOPE_VERSION "') THEN '?'\n"
 	    "  ELSE split_part(args ->> 'river_encrypt', '.', 3) END,\n"
 	    "  state::text, count(*)\n"
 	    "FROM {S}river_job GROUP BY 1, 2 ORDER BY 1, 2",

@@ -1,9 +1,9 @@
 /* reencrypt.c -- `sluice reencrypt`: rewrites plaintext args of kinds the
  * filters encrypt, and args under an older key, algorithm or envelope format
  * (s1), to the current key, online. Each batch is one short transaction
- * over rows locked FOR UPDATE SKIP LOCKED, never running ones: a worker fetching a row skips it
- * while it is locked here, and a row a worker holds is skipped here and
- * taken on a later pass. Every new envelope is opened again and compared
+ * over rows locked FOR UPDATE SKIP LOCKED, never running ones: a worker
+ * fetching a row skips it while it is locked here, and a row a worker holds
+ * is skipped here and taken on a later pass. Every new envelope is opened again and compared
  * with the plaintext before the batch commits, so an interruption (even
  * SIGKILL) leaves each row either as it was or rewritten, never broken;
  * running it again continues. */
