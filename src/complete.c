@@ -115,8 +115,8 @@ static void after_success(completer *c, PGresult *res)
 		if (bsearch(&k->job_id, ids, (size_t)n, sizeof *ids, cmp_id)) {
 			c->applied++;
 		} else {
-			/* Rescued, cancelled or deleted while it ran: River leaves such
-			 * rows alone too. */
+			/* Rescued or deleted while it ran: River leaves such rows
+			 * alone too, but for its metadata updates (SQL_COMPLETE). */
 			c->skipped++;
 			log_warn("job no longer running; outcome not written", LI("job_id", k->job_id),
 			         LS("outcome", k->state));

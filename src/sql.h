@@ -69,6 +69,11 @@ enum fetch_col {
  * (metadata.cancel_attempted_at) cancels it instead. Returns the ids it
  * updated.
  *
+ * As River, an outcome's metadata updates (output, snoozes) are merged
+ * whatever the row's state: "merged" takes the rows "updated" left alone.
+ * It reads updated's ids, so it runs after it and the two never touch one
+ * row; a row changed by someone else meanwhile is merged once that commits.
+ *
  * Rows are found by primary key, as in SQL_FETCH. state::text is not
  * indexable, on purpose: with statistics taken while no job was running, the
  * planner otherwise reads every running row through the fetching index's
@@ -99,6 +104,12 @@ enum fetch_col {
 	"  WHERE j.id = ANY (ARRAY(SELECT id FROM input)) AND j.id = i.id\n"           \
 	"    AND j.state::text = 'running' AND j.attempt = i.fa\n"                     \
 	"  RETURNING j.id\n"                                                            \
+	"),\n"                                                                          \
+	"merged AS (\n"                                                                 \
+	"  UPDATE {S}river_job AS j SET metadata = j.metadata || i.metadata\n"          \
+	"  FROM input i\n"                                                              \
+	"  WHERE j.id = ANY (ARRAY(SELECT id FROM input WHERE metadata IS NOT NULL))\n" \
+	"    AND j.id = i.id AND j.id NOT IN (SELECT id FROM updated)\n"               \
 	")"
 #define SQL_COMPLETE SQL_COMPLETE_CTES "\nSELECT id FROM updated"
 

@@ -16,6 +16,10 @@ snz1=$(insert_job demo.snooze '{"seconds":0.2}')
 cnl=$(insert_job demo.cancel '{"message":"stop it"}')
 echo_=$(insert_job demo.echo '{"a":1,"b":["x",{"c":null}]}')
 unk=$(insert_job nobody.home '{}')
+# Taken from the daemon while they run: one rescued (retryable), one rescued
+# and fetched again (running its next attempt).
+gone=$(insert_job demo.echo '{"ms":2500,"x":1}' metadata "'{\"keep\":\"me\"}'")
+again=$(insert_job demo.echo '{"ms":2500,"x":2}')
 other=$(insert_job demo.noop '{}' queue "'elsewhere'")
 later=$(insert_job demo.noop '{}' scheduled_at "now() + interval '1 hour'")
 q "INSERT INTO river_job (kind, args, max_attempts, attempted_by)
@@ -23,6 +27,10 @@ q "INSERT INTO river_job (kind, args, max_attempts, attempted_by)
 hundred=$(q "SELECT max(id) FROM river_job")
 
 start_daemon "$TMP/d.ini" || finish
+wait_for "SELECT count(*) = 2 FROM river_job WHERE id IN ($gone, $again) AND state = 'running'" 10
+q "UPDATE river_job SET state = 'retryable', scheduled_at = now() + interval '1 hour' WHERE id = $gone"
+q "UPDATE river_job SET attempt = attempt + 1 WHERE id = $again"
+check "the skipped outcomes are logged" wait_lines "$DAEMON_LOG" "job no longer running; outcome not written" 2 10
 wait_for "SELECT array_length(errors, 1) = 2 AND state = 'retryable' FROM river_job WHERE id = $fail" 20
 wait_for "SELECT array_length(errors, 1) = 2 FROM river_job WHERE id = $unk" 20
 wait_for "SELECT (metadata->>'snoozes')::int >= 3 FROM river_job WHERE id = $snz1" 20
@@ -66,6 +74,14 @@ assert_eq "cancelled|1|t|JobCancelError: stop it" "$(row $cnl "state, attempt, f
 
 assert_eq 'completed|{"a": 1, "b": ["x", {"c": null}]}' "$(row $echo_ "state, metadata->'output'")" \
 	"demo.echo: args recorded as metadata.output"
+
+# River's JobSetStateIfRunningMany writes an outcome only to a row still
+# running, but merges the job's metadata updates (output, snoozes) whatever
+# the row's state.
+assert_eq 'retryable|1|{"x": 1, "ms": 2500}|me||f' "$(row $gone "state, attempt, metadata->'output', metadata->>'keep', errors, finalized_at IS NOT NULL")" \
+	"a job rescued while it ran: outcome not written, its output merged into metadata"
+assert_eq 'running|2|{"x": 2, "ms": 2500}|' "$(row $again "state, attempt, metadata->'output', errors")" \
+	"a job rescued and fetched again while it ran: outcome not written, its output merged"
 
 assert_eq "job kind is not registered in the client's Workers bundle: nobody.home|2" \
 	"$(row $unk "errors[1]->>'error', array_length(errors, 1)")" "unknown kind: River's error, retried normally"

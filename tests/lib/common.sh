@@ -75,6 +75,17 @@ wait_for() {
 	return 1
 }
 
+# wait_lines FILE TEXT COUNT [SECONDS]: until COUNT lines of FILE hold TEXT.
+wait_lines() {
+	local f=$1 text=$2 n=$3 secs=${4:-15} i
+	for ((i = 0; i < secs * 20; i++)); do
+		[ "$(grep -c -F -- "$text" "$f" 2>/dev/null)" -ge "$n" ] && return 0
+		sleep 0.05
+	done
+	echo "  (timed out after ${secs}s waiting for $n lines with '$text' in $f)"
+	return 1
+}
+
 # insert_job KIND ARGS [COLUMNS VALUES]: the way River's Python client inserts
 # (plain INSERT, no NOTIFY). Prints the new id.
 insert_job() {

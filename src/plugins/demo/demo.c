@@ -66,9 +66,15 @@ static int work_cancel(const sluice_job *job, void *ud)
 	return rc;
 }
 
+/* Records args as the job's output, after sleeping args.ms if given. */
 static int work_echo(const sluice_job *job, void *ud)
 {
 	(void)ud;
+	json_object *args, *ms = arg(job, &args, "ms");
+	int64_t n = ms ? json_object_get_int64(ms) : 0;
+	json_object_put(args);
+	if (n > 0 && host->sleep_ms(job, n) == SLUICE_ECANCELED)
+		return host->fail(job, "sleep interrupted");
 	if (host->record_output(job, job->args) != 0)
 		return host->fail(job, "args are not JSON");
 	return SLUICE_OK;
