@@ -191,8 +191,71 @@ int keys_parse(const char *value, key_source **out, size_t *n_out, char *err, si
 	return 0;
 }
 
+/* As ssh's StrictModes, for a directory above a key file: whoever may
+ * rename its entries can swap in a key of their own. So it must belong to
+ * this user or root and be writable by nobody else, unless it is sticky
+ * (/tmp), where only an entry's owner may rename it. */
+static int check_dir(const char *dir, char *err, size_t errlen, const char *label)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0) {
+		snprintf(err, errlen, "%s: directory %s: %s", label, dir, strerror(errno));
+		return -1;
+	}
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		snprintf(err, errlen,
+		         "%s: directory %s is owned by uid %u, neither this user (uid %u) nor root", label,
+		         dir, (unsigned)st.st_uid, (unsigned)geteuid());
+		return -1;
+	}
+	if ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)) {
+		snprintf(err, errlen,
+		         "%s: directory %s is writable by group or others (mode %04o); run chmod go-w "
+		         "on it",
+		         label, dir, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+/* Every directory above path, up to "/" (or "." for a relative path). */
+static int check_dirs_above(const char *path, char *err, size_t errlen, const char *label)
+{
+	char *dir = xstrdup(path);
+	int rc = 0;
+	for (char *slash; rc == 0 && (slash = strrchr(dir, '/'));) {
+		if (slash == dir) {
+			rc = check_dir("/", err, errlen, label);
+			break;
+		}
+		*slash = '\0';
+		if (slash[-1] != '/') /* "a//b": the empty name between is no directory */
+			rc = check_dir(dir, err, errlen, label);
+	}
+	if (rc == 0 && dir[0] != '/')
+		rc = check_dir(".", err, errlen, label);
+	free(dir);
+	return rc;
+}
+
+/* The directories above the path as named (a symbolic link is replaced in
+ * the directory holding it) and above the file it resolves to. */
+static int check_key_dirs(const char *path, char *err, size_t errlen, const char *label)
+{
+	if (check_dirs_above(path, err, errlen, label) < 0)
+		return -1;
+	char *real = realpath(path, NULL);
+	if (!real) {
+		snprintf(err, errlen, "%s: %s", label, strerror(errno));
+		return -1;
+	}
+	int rc = strcmp(real, path) == 0 ? 0 : check_dirs_above(real, err, errlen, label);
+	free(real);
+	return rc;
+}
+
 /* Reads a small secret file into buf; refuses files others can read or
- * another user owns. */
+ * another user owns, or that sit where others could replace them. */
 static int read_secret_file(const char *path, char *buf, size_t cap, size_t *len, char *err,
                             size_t errlen, const char *label)
 {
@@ -221,6 +284,10 @@ static int read_secret_file(const char *path, char *buf, size_t cap, size_t *len
 		         "%s: owned by uid %u, neither this user (uid %u) nor root; chown it to the "
 		         "user sluice runs as",
 		         label, (unsigned)st.st_uid, (unsigned)geteuid());
+		close(fd);
+		return -1;
+	}
+	if (check_key_dirs(path, err, errlen, label) < 0) {
 		close(fd);
 		return -1;
 	}

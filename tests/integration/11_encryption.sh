@@ -116,6 +116,23 @@ cp "$TMP/a.key" "$TMP/theirs.key"; chown 65534 "$TMP/theirs.key"
 litkey=$(cat "$TMP/a.key")
 badconf "world-readable key file" "keys = file:$TMP/open.key" "bad.ini:[0-9]+: \[encryption\] keys: file:$TMP/open.key: readable by group or others \(mode 0644\); run chmod 600"
 badconf "key file another user owns" "keys = file:$TMP/theirs.key" "keys: file:$TMP/theirs.key: owned by uid 65534, neither this user \(uid $(id -u)\) nor root; chown it"
+# Directories above a key file (as named, and as resolved): whoever may
+# rename entries in one could swap the key.
+mkdir -m 777 "$TMP/open-dir"; mkdir -m 700 "$TMP/their-dir" "$TMP/tidy-dir"; mkdir -m 1777 "$TMP/sticky-dir"
+for d in open-dir their-dir sticky-dir; do cp -p "$TMP/a.key" "$TMP/$d/k.key"; done
+chown 65534 "$TMP/their-dir"; chmod 777 "$TMP/open-dir"
+ln -s "$TMP/open-dir/k.key" "$TMP/tidy-dir/link.key"
+ln -s "$TMP/a.key" "$TMP/open-dir/link.key"
+badconf "key file in a directory others may write" "keys = file:$TMP/open-dir/k.key" \
+	"keys: file:$TMP/open-dir/k.key: directory $TMP/open-dir is writable by group or others \(mode 0777\); run chmod go-w on it"
+badconf "key file in a directory another user owns" "keys = file:$TMP/their-dir/k.key" \
+	"keys: file:$TMP/their-dir/k.key: directory $TMP/their-dir is owned by uid 65534, neither this user \(uid $(id -u)\) nor root"
+badconf "symbolic link to a key in a directory others may write" "keys = file:$TMP/tidy-dir/link.key" \
+	"keys: file:$TMP/tidy-dir/link.key: directory $TMP/open-dir is writable by group or others"
+badconf "symbolic link, in a directory others may write, to a tidy key" "keys = file:$TMP/open-dir/link.key" \
+	"keys: file:$TMP/open-dir/link.key: directory $TMP/open-dir is writable by group or others"
+conf "$TMP/sticky.ini" "keys = file:$TMP/sticky-dir/k.key"
+check "a key file in a sticky directory (as /tmp) is accepted" "$B/sluiced" --check-config -c "$TMP/sticky.ini"
 badconf "missing key file" "keys = file:$TMP/none.key" "keys: file:$TMP/none.key: No such file or directory"
 badconf "short key" "keys = file:$TMP/short.key" "not a base64-encoded 32-byte key"
 badconf "bad base64" "keys = file:$TMP/junk.key" "not a base64-encoded 32-byte key"

@@ -30,8 +30,11 @@ pg_start() {
 	PG_DIR=$1
 	PG_DATA=${2:-$1/data}
 	local bin; bin=$(pg_bindir) || return 1
-	mkdir -p "$PG_DIR" "$(dirname "$PG_DATA")"
-	[ "$(id -u)" -eq 0 ] && chown postgres "$PG_DIR" "$(dirname "$PG_DATA")"
+	# The data directory itself goes to postgres, not the one holding it:
+	# key files beside it (make run, make bench) must sit in directories
+	# only their owner can change (keys.c refuses others).
+	mkdir -p "$PG_DIR" "$PG_DATA"
+	[ "$(id -u)" -eq 0 ] && chown postgres "$PG_DIR" "$PG_DATA"
 	chmod 0755 "$PG_DIR"
 	PG_BIN=$bin
 	PGPORT=$(pg_free_port "${PG_PORT_BASE:-54320}")
