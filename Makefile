@@ -24,7 +24,7 @@ ALL_LDFLAGS = $(SAN) -pthread $(LDFLAGS)
 # Everything but the two mains, shared by the daemon, the CLI and unit tests.
 CORE := log util json conninfo config migrations migrate db job outcome registry pool complete \
         fetch daemon notify keys crypto encrypt hooks insert cron periodic_parse \
-        leader maint control metrics crash
+        leader maint reindex control metrics crash
 CLI := cli/main cli/migrate cli/enqueue cli/keygen cli/keys cli/reencrypt cli/jobs cli/queues \
        cli/table
 CORE_OBJ := $(CORE:%=$(B)/obj/%.o)
@@ -145,7 +145,7 @@ check-tsan:
 # The end-to-end tests with sluiced under valgrind (memcheck, full leak
 # check); any error fails the run.
 VALGRIND_TESTS ?= outcomes notify encryption reload hooks control children leader periodic \
-	metrics bad_input secrets shutdown timeout
+	metrics bad_input secrets shutdown timeout reindex
 VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite
 check-valgrind: tests

@@ -52,6 +52,7 @@ static int p_bool(const key_def *k, const char *val, void *dst, const char **err
 static int p_retention(const key_def *k, const char *val, void *dst, const char **err);
 static int p_listen(const key_def *k, const char *val, void *dst, const char **err);
 static int p_size(const key_def *k, const char *val, void *dst, const char **err);
+static int p_schedule(const key_def *k, const char *val, void *dst, const char **err);
 
 /* Every key sluice reads. config/sluice.ini documents each one. */
 static const key_def keys[] = {
@@ -80,6 +81,8 @@ static const key_def keys[] = {
     {"maintenance", "completed_retention", p_retention, OFF(completed_retention_ms), "24h", 0, 0},
     {"maintenance", "cancelled_retention", p_retention, OFF(cancelled_retention_ms), "24h", 0, 0},
     {"maintenance", "discarded_retention", p_retention, OFF(discarded_retention_ms), "7d", 0, 0},
+    {"maintenance", "reindex_schedule", p_schedule, 0, "@daily", 0, 0},
+    {"maintenance", "reindex_timeout", p_duration, OFF(reindex_timeout_ms), "1m", 0, 86400000},
     {"metrics", "listen", p_listen, OFF(metrics_listen), "", 0, 0},
 };
 
@@ -293,6 +296,34 @@ static int p_bool(const key_def *k, const char *val, void *dst, const char **err
 		*err = "must be true or false";
 		return -1;
 	}
+	return 0;
+}
+
+/* A cron schedule (cron.h: five fields, @daily, @every 6h), or "off". */
+static int p_schedule(const key_def *k, const char *val, void *dst, const char **err)
+{
+	(void)k;
+	static char msg[300];
+	cfg *c = dst;
+	if (strcmp(val, "off") == 0) {
+		c->reindex_enabled = false;
+		return 0;
+	}
+	const char *rest;
+	char why[200];
+	if (cron_parse(val, &c->reindex_sched, &rest, why, sizeof why) < 0) {
+		snprintf(msg, sizeof msg, "%s (or off)", why);
+		*err = msg;
+		return -1;
+	}
+	while (*rest == ' ' || *rest == '\t')
+		rest++;
+	if (*rest) {
+		snprintf(msg, sizeof msg, "unexpected text after the schedule: %.40s", rest);
+		*err = msg;
+		return -1;
+	}
+	c->reindex_enabled = true;
 	return 0;
 }
 

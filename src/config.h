@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cron.h"
+
 #define CFG_EXIT_CONFIG 78 /* EX_CONFIG from sysexits.h */
 
 struct key_source;
@@ -62,6 +64,9 @@ typedef struct cfg {
 	int64_t completed_retention_ms; /* -1: keep forever */
 	int64_t cancelled_retention_ms;
 	int64_t discarded_retention_ms;
+	bool reindex_enabled; /* reindex_schedule is not "off" */
+	cron reindex_sched;
+	int64_t reindex_timeout_ms; /* 0: none */
 
 	/* [metrics] */
 	char *metrics_listen; /* "host:port", "" for none */

@@ -374,6 +374,10 @@ static void reload(sluiced *d)
 	d->cfg.completed_retention_ms = nc.completed_retention_ms;
 	d->cfg.cancelled_retention_ms = nc.cancelled_retention_ms;
 	d->cfg.discarded_retention_ms = nc.discarded_retention_ms;
+	d->cfg.reindex_enabled = nc.reindex_enabled;
+	d->cfg.reindex_sched = nc.reindex_sched;
+	d->cfg.reindex_timeout_ms = nc.reindex_timeout_ms;
+	reindexer_reschedule(&d->maint.rx);
 	if (nc.maint_enabled != d->cfg.maint_enabled)
 		log_warn("changed setting needs a restart; keeping the running value",
 		         LS("setting", "[maintenance] enabled"));
@@ -678,11 +682,13 @@ static void gauges(sb *out, void *arg)
 	    {"sluice_jobs_scheduled_total", "counter", "Jobs the scheduler made available."},
 	    {"sluice_jobs_rescued_total", "counter", "Stuck jobs rescued."},
 	    {"sluice_jobs_cleaned_total", "counter", "Finished jobs deleted."},
+	    {"sluice_indexes_rebuilt_total", "counter", "River's job indexes reindexed."},
 	    {"sluice_up", "gauge", "1 when healthy (see /healthz)."},
 	};
 	double v[] = {(double)completer_backlog(&d->comp), (double)d->comp.skipped,
 	              (double)d->comp.children, d->leader.is_leader, (double)d->maint.scheduled,
-	              (double)d->maint.rescued, (double)d->maint.cleaned, health(d) == NULL};
+	              (double)d->maint.rescued, (double)d->maint.cleaned,
+	              (double)d->maint.rx.rebuilt, health(d) == NULL};
 	for (size_t i = 0; i < ARRAY_LEN(one); i++) {
 		metrics_family(out, one[i].name, one[i].type, one[i].help);
 		metrics_sample(out, one[i].name, NULL, v[i]);

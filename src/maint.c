@@ -3,7 +3,8 @@
  * rescuer (stuck running jobs, every 30 s), the cleaner (finished jobs past
  * retention, every 30 s), the queue cleaner (hourly), queue depth sampling
  * for metrics, and periodic jobs. Each service has one statement in flight
- * at most, on the maintenance connection. */
+ * at most, on the maintenance connection. The reindexer (reindex.c) has a
+ * connection of its own. */
 #include "maint.h"
 
 #include <sodium.h>
@@ -379,6 +380,7 @@ void maint_init(maint *m, sluiced *d, db_conn *conn)
 		uv_timer_init(d->loop, timers[i]);
 		timers[i]->data = m;
 	}
+	reindexer_init(&m->rx, d);
 }
 
 void maint_set_active(maint *m, bool on)
@@ -386,6 +388,7 @@ void maint_set_active(maint *m, bool on)
 	if (m->active == on)
 		return;
 	m->active = on;
+	reindexer_set_active(&m->rx, on);
 	if (!on) {
 		uv_timer_t *timers[] = {&m->sched_t, &m->rescue_t, &m->clean_t, &m->qclean_t,
 		                        &m->depth_t, &m->periodic_t};

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "db.h"
+#include "reindex.h"
 
 struct sluiced;
 
@@ -21,6 +22,7 @@ typedef struct maint {
 	char *sql_schedule, *sql_stuck, *sql_rescue, *sql_clean, *sql_qclean, *sql_depth, *sql_insert;
 	int64_t *periodic_next; /* per [periodic] entry: next tick (us), -1 none */
 	uint64_t scheduled, rescued, cleaned, periodic_enqueued;
+	reindexer rx; /* on its own connection (reindex.c) */
 } maint;
 
 void maint_init(maint *m, struct sluiced *d, db_conn *conn);
