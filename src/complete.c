@@ -162,7 +162,9 @@ static void on_result(db_status st, PGresult *res, const char *err, void *arg)
 	case DB_ECONN:
 		/* Kept, and written after the reconnect (completer_kick). Rows
 		 * already updated by a batch that did commit are no longer
-		 * running, so the retry leaves them alone. */
+		 * running, so the retry leaves them alone but for merging their
+		 * metadata updates again (the same values, unless the job has
+		 * run again since and recorded newer ones). */
 		requeue_inflight(c);
 		return;
 	}

@@ -379,7 +379,9 @@ static int p_listen(const key_def *k, const char *val, void *dst, const char **e
 
 static void *key_dst(const key_def *k, cfg *c)
 {
-	return k->parse == p_queues || k->parse == p_keys ? (void *)c : (char *)c + k->off;
+	return k->parse == p_queues || k->parse == p_keys || k->parse == p_schedule
+	           ? (void *)c
+	           : (char *)c + k->off;
 }
 
 /* ---- parsing ------------------------------------------------------------ */

@@ -217,3 +217,10 @@ int64_t cron_next(const cron *c, int64_t after_us)
 	}
 	return -1;
 }
+
+bool cron_equal(const cron *a, const cron *b)
+{
+	return a->minute == b->minute && a->hour == b->hour && a->dom == b->dom &&
+	       a->month == b->month && a->dow == b->dow && a->dom_any == b->dom_any &&
+	       a->dow_any == b->dow_any && a->every_ms == b->every_ms;
+}

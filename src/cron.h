@@ -25,5 +25,6 @@ int cron_parse(const char *spec, cron *c, const char **rest, char *err, size_t e
 /* First tick strictly after after_us (microseconds, UTC), or -1 if none in
  * the next 10 years (e.g. February 30th). */
 int64_t cron_next(const cron *c, int64_t after_us);
+bool cron_equal(const cron *a, const cron *b);
 
 #endif

@@ -374,10 +374,13 @@ static void reload(sluiced *d)
 	d->cfg.completed_retention_ms = nc.completed_retention_ms;
 	d->cfg.cancelled_retention_ms = nc.cancelled_retention_ms;
 	d->cfg.discarded_retention_ms = nc.discarded_retention_ms;
+	bool resched = nc.reindex_enabled != d->cfg.reindex_enabled ||
+	               !cron_equal(&nc.reindex_sched, &d->cfg.reindex_sched);
 	d->cfg.reindex_enabled = nc.reindex_enabled;
 	d->cfg.reindex_sched = nc.reindex_sched;
 	d->cfg.reindex_timeout_ms = nc.reindex_timeout_ms;
-	reindexer_reschedule(&d->maint.rx);
+	if (resched) /* else a reload just after a due time would skip the run */
+		reindexer_reschedule(&d->maint.rx);
 	if (nc.maint_enabled != d->cfg.maint_enabled)
 		log_warn("changed setting needs a restart; keeping the running value",
 		         LS("setting", "[maintenance] enabled"));

@@ -191,73 +191,121 @@ int keys_parse(const char *value, key_source **out, size_t *n_out, char *err, si
 	return 0;
 }
 
-/* As ssh's StrictModes, for a directory above a key file: whoever may
- * rename its entries can swap in a key of their own. So it must belong to
- * this user or root and be writable by nobody else, unless it is sticky
- * (/tmp), where only an entry's owner may rename it. */
-static int check_dir(const char *dir, char *err, size_t errlen, const char *label)
+/* As ssh's StrictModes, for a directory holding a name on the way to a key
+ * file: whoever may rename its entries can swap in a key of their own. So
+ * it must belong to this user or root and be writable by nobody else,
+ * unless it is sticky (/tmp), where only an entry's owner may rename it. */
+static int check_dir(const char *dir, bool via_link, char *err, size_t errlen, const char *label)
 {
+	const char *how = via_link ? " (reached through a symbolic link)" : "";
 	struct stat st;
 	if (stat(dir, &st) < 0) {
-		snprintf(err, errlen, "%s: directory %s: %s", label, dir, strerror(errno));
+		snprintf(err, errlen, "%s: directory %s%s: %s", label, dir, how, strerror(errno));
 		return -1;
 	}
 	if (st.st_uid != geteuid() && st.st_uid != 0) {
 		snprintf(err, errlen,
-		         "%s: directory %s is owned by uid %u, neither this user (uid %u) nor root", label,
-		         dir, (unsigned)st.st_uid, (unsigned)geteuid());
+		         "%s: directory %s%s is owned by uid %u, neither this user (uid %u) nor root",
+		         label, dir, how, (unsigned)st.st_uid, (unsigned)geteuid());
 		return -1;
 	}
 	if ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)) {
 		snprintf(err, errlen,
-		         "%s: directory %s is writable by group or others (mode %04o); run chmod go-w "
+		         "%s: directory %s%s is writable by group or others (mode %04o); run chmod go-w "
 		         "on it",
-		         label, dir, (unsigned)(st.st_mode & 07777));
+		         label, dir, how, (unsigned)(st.st_mode & 07777));
 		return -1;
 	}
 	return 0;
 }
 
-/* Every directory above path, up to "/" (or "." for a relative path). */
-static int check_dirs_above(const char *path, char *err, size_t errlen, const char *label)
-{
-	char *dir = xstrdup(path);
-	int rc = 0;
-	for (char *slash; rc == 0 && (slash = strrchr(dir, '/'));) {
-		if (slash == dir) {
-			rc = check_dir("/", err, errlen, label);
-			break;
-		}
-		*slash = '\0';
-		if (slash[-1] != '/') /* "a//b": the empty name between is no directory */
-			rc = check_dir(dir, err, errlen, label);
-	}
-	if (rc == 0 && dir[0] != '/')
-		rc = check_dir(".", err, errlen, label);
-	free(dir);
-	return rc;
-}
+#define KEY_PATH_MAX 4096
+#define KEY_LINKS_MAX 40
 
-/* The directories above the path as named (a symbolic link is replaced in
- * the directory holding it) and above the file it resolves to. */
-static int check_key_dirs(const char *path, char *err, size_t errlen, const char *label)
+/* Resolves path one name at a time, as the kernel does, following symbolic
+ * links by hand so that every directory holding a name on the way (a
+ * link's included) is checked, then makes sure the file found is the one
+ * opened as fd. */
+static int check_key_path(const char *path, int fd, char *err, size_t errlen, const char *label)
 {
-	if (check_dirs_above(path, err, errlen, label) < 0)
-		return -1;
-	char *real = realpath(path, NULL);
-	if (!real) {
+	char dir[KEY_PATH_MAX] = "/", rest[KEY_PATH_MAX], next[KEY_PATH_MAX];
+	if (path[0] != '/' && !getcwd(dir, sizeof dir)) {
 		snprintf(err, errlen, "%s: %s", label, strerror(errno));
 		return -1;
 	}
-	int rc = strcmp(real, path) == 0 ? 0 : check_dirs_above(real, err, errlen, label);
-	free(real);
-	return rc;
+	if (strlen(path) >= sizeof rest)
+		goto too_long;
+	strcpy(rest, path);
+	int links = 0;
+	bool via_link = false;
+	for (;;) {
+		char *p = rest;
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		size_t n = strcspn(p, "/");
+		char name[KEY_PATH_MAX];
+		memcpy(name, p, n);
+		name[n] = '\0';
+		memmove(rest, p + n, strlen(p + n) + 1);
+		if (strcmp(name, ".") == 0)
+			continue;
+		if (strcmp(name, "..") == 0) { /* nobody can change where ".." leads */
+			char *slash = strrchr(dir, '/');
+			slash[slash == dir] = '\0';
+			continue;
+		}
+		if (check_dir(dir, via_link, err, errlen, label) < 0)
+			return -1;
+		char cand[KEY_PATH_MAX];
+		if ((size_t)snprintf(cand, sizeof cand, "%s%s%s", dir, strcmp(dir, "/") ? "/" : "",
+		                     name) >= sizeof cand)
+			goto too_long;
+		struct stat st;
+		if (lstat(cand, &st) < 0) {
+			snprintf(err, errlen, "%s: %s: %s", label, cand, strerror(errno));
+			return -1;
+		}
+		if (!S_ISLNK(st.st_mode)) {
+			strcpy(dir, cand);
+			continue;
+		}
+		if (++links > KEY_LINKS_MAX) {
+			snprintf(err, errlen, "%s: %s", label, strerror(ELOOP));
+			return -1;
+		}
+		ssize_t tl = readlink(cand, next, sizeof next - 1);
+		if (tl < 0) {
+			snprintf(err, errlen, "%s: %s: %s", label, cand, strerror(errno));
+			return -1;
+		}
+		if ((size_t)tl + 1 + strlen(rest) >= sizeof next)
+			goto too_long;
+		next[tl] = '\0';
+		strcat(next, "/");
+		strcat(next, rest);
+		strcpy(rest, next);
+		if (next[0] == '/')
+			strcpy(dir, "/");
+		via_link = true;
+	}
+	struct stat found, opened;
+	if (stat(dir, &found) < 0 || fstat(fd, &opened) < 0 || found.st_dev != opened.st_dev ||
+	    found.st_ino != opened.st_ino) {
+		snprintf(err, errlen, "%s: the file changed while it was read; try again", label);
+		return -1;
+	}
+	return 0;
+too_long:
+	snprintf(err, errlen, "%s: path too long", label);
+	return -1;
 }
 
 /* Reads a small secret file into buf; refuses files others can read or
  * another user owns, or that sit where others could replace them. */
-static int read_secret_file(const char *path, char *buf, size_t cap, size_t *len, char *err,
-                            size_t errlen, const char *label)
+static int read_secret_file(const char *path, bool credential, char *buf, size_t cap, size_t *len,
+                            char *err, size_t errlen, const char *label)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
@@ -270,10 +318,12 @@ static int read_secret_file(const char *path, char *buf, size_t cap, size_t *len
 		close(fd);
 		return -1;
 	}
-	if (st.st_mode & 077) {
+	/* systemd grants a credential to a service's user with an ACL where the
+	 * file system has them; the ACL's mask shows as the group bits. */
+	if (st.st_mode & (credential ? 007 : 077)) {
 		snprintf(err, errlen,
-		         "%s: readable by group or others (mode %04o); run chmod 600 on it",
-		         label, (unsigned)(st.st_mode & 07777));
+		         "%s: readable by %s (mode %04o); run chmod 600 on it", label,
+		         credential ? "others" : "group or others", (unsigned)(st.st_mode & 07777));
 		close(fd);
 		return -1;
 	}
@@ -287,7 +337,7 @@ static int read_secret_file(const char *path, char *buf, size_t cap, size_t *len
 		close(fd);
 		return -1;
 	}
-	if (check_key_dirs(path, err, errlen, label) < 0) {
+	if (check_key_path(path, fd, err, errlen, label) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -340,10 +390,10 @@ static int load_one(const key_source *s, uint8_t key[KEY_BYTES], char *err, size
 		} else {
 			char path[1024];
 			snprintf(path, sizeof path, "%s/%s", dir, s->arg);
-			rc = read_secret_file(path, buf, KEY_FILE_MAX, &len, err, errlen, label);
+			rc = read_secret_file(path, true, buf, KEY_FILE_MAX, &len, err, errlen, label);
 		}
 	} else {
-		rc = read_secret_file(s->arg, buf, KEY_FILE_MAX, &len, err, errlen, label);
+		rc = read_secret_file(s->arg, false, buf, KEY_FILE_MAX, &len, err, errlen, label);
 	}
 	if (rc == 0 && key_decode(buf, len, key) < 0) {
 		snprintf(err, errlen, "%s: not a base64-encoded %d-byte key (make one with sluice keygen)",

@@ -11,7 +11,8 @@
  * rebuild that did not finish (<name>_ccnew, _ccold, numbered) is skipped
  * with a warning: it would most likely time out again. A run cut short by
  * a lost leadership or a shutdown just closes its connection; PostgreSQL
- * finishes the statement in progress. */
+ * finishes the statement in progress (unless client_connection_check_interval
+ * is set: then it stops, and leaves an artifact, as a timeout does). */
 #include "reindex.h"
 
 #include <stdio.h>
@@ -52,6 +53,9 @@ _Static_assert(ARRAY_LEN(river_indexes) <= ARRAY_LEN(((reindexer *)0)->todo),
 	"      AND substring(c.relname FROM length(n.idx) + 1) ~ '^_cc(new|old)[0-9]*$')\n" \
 	"FROM unnest($2::text[]) WITH ORDINALITY AS n(idx, ord) ORDER BY n.ord"
 
+/* How long a run waits for its connection. */
+#define REINDEX_CONNECT_MS 60000
+
 static void on_timer(uv_timer_t *t);
 
 static void arm(reindexer *r)
@@ -71,8 +75,22 @@ static void run_end(reindexer *r)
 	db_conn *c = r->conn;
 	if (!c)
 		return;
+	uv_timer_stop(&r->connect_t);
 	r->conn = NULL; /* first: the callbacks db_close makes see no run */
 	db_close(c, on_conn_closed);
+}
+
+/* A run whose connection does not come up soon is given up until the
+ * next one, rather than rebuilding whenever a retry gets through (at the
+ * busiest hour, say). */
+static void on_connect_deadline(uv_timer_t *t)
+{
+	reindexer *r = t->data;
+	if (r->conn && !r->sent) {
+		log_warn("reindexer cannot connect; next run as scheduled",
+		         LI("waited_ms", REINDEX_CONNECT_MS));
+		run_end(r);
+	}
 }
 
 static void on_rebuilt(db_status st, PGresult *res, const char *err, void *arg);
@@ -131,7 +149,8 @@ static void on_listed(db_status st, PGresult *res, const char *err, void *arg)
 			continue;
 		}
 		if (!PQgetisnull(res, i, 2)) {
-			log_warn("reindex artifacts of an earlier rebuild found; skipping the index",
+			log_warn("reindex artifacts of an earlier rebuild found; skipping the index "
+			         "(drop them with DROP INDEX CONCURRENTLY once no rebuild runs)",
 			         LS("index", name), LS("artifacts", PQgetvalue(res, i, 2)),
 			         LI("timeout_ms", r->d->cfg.reindex_timeout_ms));
 			continue;
@@ -148,9 +167,11 @@ static void on_listed(db_status st, PGresult *res, const char *err, void *arg)
 static void on_timeout_set(db_status st, PGresult *res, const char *err, void *arg)
 {
 	(void)res;
-	(void)arg;
-	if (st == DB_ESQL)
+	reindexer *r = arg;
+	if (st == DB_ESQL) { /* not without a bound */
 		log_warn("reindexer cannot set its statement_timeout", LS("err", err));
+		run_end(r);
+	}
 }
 
 static void on_state(db_conn *c, bool up, void *arg)
@@ -168,6 +189,7 @@ static void on_state(db_conn *c, bool up, void *arg)
 	if (r->sent)
 		return;
 	r->sent = true;
+	uv_timer_stop(&r->connect_t);
 	char timeout[64];
 	snprintf(timeout, sizeof timeout, "SET statement_timeout = %lld",
 	         (long long)r->d->cfg.reindex_timeout_ms);
@@ -203,6 +225,7 @@ static void on_timer(uv_timer_t *t)
 		r->nindexes = r->next_index = 0;
 		db_init(r->conn, r->d->loop, r->d->cfg.db_url, "reindex", on_state, NULL, r);
 		db_start(r->conn);
+		uv_timer_start(&r->connect_t, on_connect_deadline, REINDEX_CONNECT_MS, 0);
 	}
 	arm(r);
 }
@@ -211,7 +234,8 @@ void reindexer_init(reindexer *r, sluiced *d)
 {
 	*r = (reindexer){.d = d, .next_us = -1};
 	uv_timer_init(d->loop, &r->timer);
-	r->timer.data = r;
+	uv_timer_init(d->loop, &r->connect_t);
+	r->timer.data = r->connect_t.data = r;
 }
 
 void reindexer_set_active(reindexer *r, bool on)

@@ -12,7 +12,7 @@ struct sluiced;
 
 typedef struct reindexer {
 	struct sluiced *d;
-	uv_timer_t timer;
+	uv_timer_t timer, connect_t;
 	bool active;
 	db_conn *conn;   /* a run's own connection, NULL between runs */
 	bool sent;       /* this run's first statements are queued */
@@ -26,7 +26,7 @@ typedef struct reindexer {
 void reindexer_init(reindexer *r, struct sluiced *d);
 /* On while this daemon leads; off ends a run in progress. */
 void reindexer_set_active(reindexer *r, bool on);
-/* After a reload changed reindex_schedule: the next run by the new one. */
+/* After a reload: if reindex_schedule changed, the next run by the new one. */
 void reindexer_reschedule(reindexer *r);
 
 #endif

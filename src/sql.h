@@ -73,6 +73,8 @@ enum fetch_col {
  * whatever the row's state: "merged" takes the rows "updated" left alone.
  * It reads updated's ids, so it runs after it and the two never touch one
  * row; a row changed by someone else meanwhile is merged once that commits.
+ * Of two records of one job in a batch (two attempts of it finished here),
+ * only ones with metadata take part, in no set order.
  *
  * Rows are found by primary key, as in SQL_FETCH. state::text is not
  * indexable, on purpose: with statistics taken while no job was running, the
@@ -109,7 +111,8 @@ enum fetch_col {
 	"  UPDATE {S}river_job AS j SET metadata = j.metadata || i.metadata\n"          \
 	"  FROM input i\n"                                                              \
 	"  WHERE j.id = ANY (ARRAY(SELECT id FROM input WHERE metadata IS NOT NULL))\n" \
-	"    AND j.id = i.id AND j.id NOT IN (SELECT id FROM updated)\n"               \
+	"    AND j.id = i.id AND i.metadata IS NOT NULL\n"                              \
+	"    AND j.id NOT IN (SELECT id FROM updated)\n"                                \
 	")"
 #define SQL_COMPLETE SQL_COMPLETE_CTES "\nSELECT id FROM updated"
 

@@ -82,6 +82,17 @@ assert_eq 'retryable|1|{"x": 1, "ms": 2500}|me||f' "$(row $gone "state, attempt,
 	"a job rescued while it ran: outcome not written, its output merged into metadata"
 assert_eq 'running|2|{"x": 2, "ms": 2500}|' "$(row $again "state, attempt, metadata->'output', errors")" \
 	"a job rescued and fetched again while it ran: outcome not written, its output merged"
+# Two records of one job in a batch (two attempts of it finished by one
+# daemon), one of them without metadata updates: the statement still works.
+complete=$("$B/tests/tools/sql-text" complete) || fatal "sql-text"
+out=$(psql -XAtq -v ON_ERROR_STOP=1 -d "$DB" 2>&1 <<SQL
+PREPARE c AS $complete;
+EXECUTE c('[{"id": $gone, "fa": 1, "state": "completed", "finalized_at": "2026-01-01T00:00:00Z"},
+            {"id": $gone, "fa": 2, "state": "completed", "finalized_at": "2026-01-01T00:00:00Z", "metadata": {"second": true}}]');
+SQL
+)
+assert_eq "" "$out" "two records of one job not running, one without metadata: no error, no row applied"
+assert_eq 'retryable|true|me' "$(row $gone "state, metadata->>'second', metadata->>'keep'")" "the one with metadata merged"
 
 assert_eq "job kind is not registered in the client's Workers bundle: nobody.home|2" \
 	"$(row $unk "errors[1]->>'error', array_length(errors, 1)")" "unknown kind: River's error, retried normally"

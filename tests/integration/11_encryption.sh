@@ -128,7 +128,13 @@ badconf "key file in a directory others may write" "keys = file:$TMP/open-dir/k.
 badconf "key file in a directory another user owns" "keys = file:$TMP/their-dir/k.key" \
 	"keys: file:$TMP/their-dir/k.key: directory $TMP/their-dir is owned by uid 65534, neither this user \(uid $(id -u)\) nor root"
 badconf "symbolic link to a key in a directory others may write" "keys = file:$TMP/tidy-dir/link.key" \
-	"keys: file:$TMP/tidy-dir/link.key: directory $TMP/open-dir is writable by group or others"
+	"keys: file:$TMP/tidy-dir/link.key: directory $TMP/open-dir \(reached through a symbolic link\) is writable by group or others"
+mkdir -m 700 "$TMP/hop-dir"; ln -s "$TMP/open-dir/hop.key" "$TMP/hop-dir/k.key"; ln -s ../a.key "$TMP/open-dir/hop.key"
+badconf "a chain of links through a directory others may write, to a tidy key" "keys = file:$TMP/hop-dir/k.key" \
+	"keys: file:$TMP/hop-dir/k.key: directory $TMP/open-dir \(reached through a symbolic link\) is writable by group or others"
+ln -s ../a.key "$TMP/tidy-dir/rel.key"; ln -s "$TMP/tidy-dir/rel.key" "$TMP/tidy-dir/abs.key"
+conf "$TMP/links.ini" "keys = file:$TMP/tidy-dir/abs.key, file:$TMP/open-dir/../b.key"
+check "links within tidy directories, and .. out of any directory, are accepted" "$B/sluiced" --check-config -c "$TMP/links.ini"
 badconf "symbolic link, in a directory others may write, to a tidy key" "keys = file:$TMP/open-dir/link.key" \
 	"keys: file:$TMP/open-dir/link.key: directory $TMP/open-dir is writable by group or others"
 conf "$TMP/sticky.ini" "keys = file:$TMP/sticky-dir/k.key"
@@ -149,6 +155,14 @@ mkdir -p "$TMP/creds"; cp "$TMP/a.key" "$TMP/creds/sluice-a"
 conf "$TMP/cred.ini" "keys = credential:sluice-a"
 out=$(CREDENTIALS_DIRECTORY=$TMP/creds "$B/sluiced" --check-config -c "$TMP/cred.ini" 2>&1)
 assert_match "OK \(1 queues, 7 kinds, 1 keys\)" "$out" "credential: key source (systemd LoadCredential)"
+# systemd gives a non-root service's user its credentials by an ACL, whose
+# mask shows as group bits: accepted for credentials, not for others' bits.
+chmod 640 "$TMP/creds/sluice-a"
+out=$(CREDENTIALS_DIRECTORY=$TMP/creds "$B/sluiced" --check-config -c "$TMP/cred.ini" 2>&1)
+assert_match "OK \(1 queues, 7 kinds, 1 keys\)" "$out" "credential: group bits (an ACL's mask) accepted"
+chmod 644 "$TMP/creds/sluice-a"
+out=$(CREDENTIALS_DIRECTORY=$TMP/creds "$B/sluiced" --check-config -c "$TMP/cred.ini" 2>&1)
+assert_match "credential:sluice-a: readable by others \(mode 0644\)" "$out" "credential: readable by others refused"
 
 # secretbox works end to end too.
 conf "$TMP/sb.ini" "keys = file:$TMP/b.key" "algorithm = secretbox"

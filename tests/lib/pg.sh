@@ -30,9 +30,10 @@ pg_start() {
 	PG_DIR=$1
 	PG_DATA=${2:-$1/data}
 	local bin; bin=$(pg_bindir) || return 1
-	# The data directory itself goes to postgres, not the one holding it:
-	# key files beside it (make run, make bench) must sit in directories
-	# only their owner can change (keys.c refuses others).
+	# The socket directory and the data directory itself go to postgres,
+	# not the directory holding the data: key files beside it (make run,
+	# make bench) must sit in directories only their owner can change
+	# (keys.c refuses others).
 	mkdir -p "$PG_DIR" "$PG_DATA"
 	[ "$(id -u)" -eq 0 ] && chown postgres "$PG_DIR" "$PG_DATA"
 	chmod 0755 "$PG_DIR"
