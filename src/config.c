@@ -316,8 +316,7 @@ static int p_schedule(const key_def *k, const char *val, void *dst, const char *
 		*err = msg;
 		return -1;
 	}
-	while (*rest == ' ' || *rest == '\t')
-		rest++;
+	rest = skip_blanks(rest);
 	if (*rest) {
 		snprintf(msg, sizeof msg, "unexpected text after the schedule: %.40s", rest);
 		*err = msg;
@@ -447,8 +446,7 @@ static void check_line(parse_state *s)
 
 static void classify_line(parse_state *s, const char *line)
 {
-	while (*line == ' ' || *line == '\t')
-		line++;
+	line = skip_blanks(line);
 	if (s->lineno == 1 && (unsigned char)line[0] == 0xEF) /* UTF-8 BOM */
 		line += 3;
 	s->line_needs_key = !(*line == '\0' || *line == '\n' || *line == '\r' || *line == ';' ||

@@ -176,8 +176,11 @@ static void ad_free(char *ad, const char buf[AD_BUF])
 		free(ad);
 }
 
-/* Characters of n bytes in unpadded base64. */
-static size_t b64_chars(size_t n) { return (4 * n + 2) / 3; }
+/* Characters of n bytes in unpadded base64 (put_b64's encoding). */
+static size_t b64_chars(size_t n)
+{
+	return sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING) - 1;
+}
 
 /* Plaintext bytes after padding (see crypto.h): the next multiple of the
  * block above len (the 0x80 marker always takes a byte), or, when that

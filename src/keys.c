@@ -191,6 +191,13 @@ int keys_parse(const char *value, key_source **out, size_t *n_out, char *err, si
 	return 0;
 }
 
+/* Whoever owns a key file, or a directory on the way to it, can replace
+ * the key: only this user and root may. */
+static bool owner_trusted(const struct stat *st)
+{
+	return st->st_uid == geteuid() || st->st_uid == 0;
+}
+
 /* As ssh's StrictModes, for a directory holding a name on the way to a key
  * file: whoever may rename its entries can swap in a key of their own. So
  * it must belong to this user or root and be writable by nobody else,
@@ -203,7 +210,7 @@ static int check_dir(const char *dir, bool via_link, char *err, size_t errlen, c
 		snprintf(err, errlen, "%s: directory %s%s: %s", label, dir, how, strerror(errno));
 		return -1;
 	}
-	if (st.st_uid != geteuid() && st.st_uid != 0) {
+	if (!owner_trusted(&st)) {
 		snprintf(err, errlen,
 		         "%s: directory %s%s is owned by uid %u, neither this user (uid %u) nor root",
 		         label, dir, how, (unsigned)st.st_uid, (unsigned)geteuid());
@@ -329,7 +336,7 @@ static int read_secret_file(const char *path, bool credential, char *buf, size_t
 	}
 	/* As ssh's StrictModes: whoever owns the file can replace the key, and
 	 * then read every job encrypted after the next (re)load. */
-	if (st.st_uid != geteuid() && st.st_uid != 0) {
+	if (!owner_trusted(&st)) {
 		snprintf(err, errlen,
 		         "%s: owned by uid %u, neither this user (uid %u) nor root; chown it to the "
 		         "user sluice runs as",

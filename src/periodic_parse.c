@@ -6,12 +6,6 @@
 #include "periodic.h"
 #include "util.h"
 
-static const char *skip_blanks(const char *p)
-{
-	while (*p == ' ' || *p == '\t')
-		p++;
-	return p;
-}
 
 int periodic_parse(const char *name, const char *value, periodic_def *d, char *err, size_t n)
 {

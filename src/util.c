@@ -291,6 +291,13 @@ char *str_trim(char *s)
 	return s;
 }
 
+const char *skip_blanks(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
 size_t strv_split(const char *s, char sep, char ***out)
 {
 	size_t n = 0, cap = 4;

@@ -72,6 +72,8 @@ size_t strv_len(char *const *v);
 bool strv_contains(char *const *v, const char *s);
 
 char *str_trim(char *s);
+/* p past any spaces and tabs. */
+const char *skip_blanks(const char *p);
 /* memmem(3), which is not in POSIX. */
 const char *mem_find(const char *hay, size_t n, const char *needle, size_t m);
 
