@@ -106,7 +106,7 @@ static void after_success(completer *c, PGresult *res)
 	int n = PQntuples(res);
 	int64_t *ids = xmalloc(((size_t)n + 1) * sizeof *ids);
 	for (int i = 0; i < n; i++)
-		ids[i] = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		ids[i] = pg_int(PQgetvalue(res, i, 0));
 	qsort(ids, (size_t)n, sizeof *ids, cmp_id);
 	if (n > 0 && PQnfields(res) > 1)
 		c->children += strtoull(PQgetvalue(res, 0, 1), NULL, 10);

@@ -267,10 +267,23 @@ static int b64_field(const char *s, size_t n, uint8_t *out, size_t cap, size_t *
 {
 	if (n % 4 == 1 || (n / 4) * 3 + (n % 4 ? n % 4 - 1 : 0) > cap)
 		return -1;
-	size_t o = 0;
+	size_t o = 0, i = 0;
+	/* Four characters to three bytes at a time; a character outside the
+	 * alphabet (table 0) wraps to a value above 63. */
+	for (; i + 4 <= n; i += 4) {
+		const unsigned char *q = (const unsigned char *)s + i;
+		uint32_t a = b64url_plus1[q[0]] - 1u, b = b64url_plus1[q[1]] - 1u,
+		         c = b64url_plus1[q[2]] - 1u, d = b64url_plus1[q[3]] - 1u;
+		if ((a | b | c | d) > 63)
+			return -1;
+		uint32_t v = a << 18 | b << 12 | c << 6 | d;
+		out[o++] = (uint8_t)(v >> 16);
+		out[o++] = (uint8_t)(v >> 8);
+		out[o++] = (uint8_t)v;
+	}
 	uint32_t acc = 0;
 	int bits = 0;
-	for (size_t i = 0; i < n; i++) {
+	for (; i < n; i++) {
 		int v = b64url_value((unsigned char)s[i]);
 		if (v < 0)
 			return -1;
@@ -361,6 +374,19 @@ void crypto_free_plain(char *p, size_t len)
 	free(p);
 }
 
+/* ISO/IEC 7816-4 padding (sodium_pad's): the last byte that is not 0 must
+ * be 0x80, and the text ends before it. */
+static int unpad(const uint8_t *p, size_t *len)
+{
+	size_t n = *len;
+	while (n > 0 && p[n - 1] == 0)
+		n--;
+	if (n == 0 || p[n - 1] != 0x80)
+		return -1;
+	*len = n - 1;
+	return 0;
+}
+
 int envelope_open(const envelope *e, const sluice_encryptor *enc, const uint8_t *key,
                   const char *kind, char **pt, size_t *len, char *why, size_t n)
 {
@@ -395,9 +421,11 @@ int envelope_open(const envelope *e, const sluice_encryptor *enc, const uint8_t 
 	}
 	size_t plen = mlen - prefix;
 	/* Authenticated, so bad padding means a faulty encryptor, not an
-	 * attack; libsodium's unpadding is constant-time all the same. */
-	if (strcmp(e->version, ENVELOPE_VERSION) == 0 &&
-	    (plen == 0 || sodium_unpad(&plen, m + prefix, plen, plen) != 0)) {
+	 * attack. Not sodium_unpad: its constant time (a masked pass over the
+	 * whole block, ~650 instructions for a tiny job) hides the length from
+	 * nothing here, as parsing and handling the args take time by their
+	 * length anyway. */
+	if (strcmp(e->version, ENVELOPE_VERSION) == 0 && unpad(m + prefix, &plen) < 0) {
 		crypto_free_plain((char *)m, mlen + 1);
 		snprintf(why, n, "bad padding in the plaintext (key id \"%s\", %s)", e->kid, enc->name);
 		return -1;

@@ -43,20 +43,20 @@ job *job_from_row(const PGresult *res, int row)
 		p += n + 1;
 	}
 	j->pub.size = sizeof(sluice_job);
-	j->pub.id = strtoll(PQgetvalue(res, row, FC_ID), NULL, 10);
+	j->pub.id = pg_int(PQgetvalue(res, row, FC_ID));
 	j->pub.args = out[0];
 	j->pub.args_len = j->row_args_len = (size_t)PQgetlength(res, row, FC_ARGS);
 	j->pub.kind = out[1];
 	j->pub.queue = out[2];
 	j->pub.metadata = out[3];
 	j->pub.tags = PQgetisnull(res, row, FC_TAGS) ? "[]" : out[4];
-	j->pub.attempt = atoi(PQgetvalue(res, row, FC_ATTEMPT));
-	j->pub.max_attempts = atoi(PQgetvalue(res, row, FC_MAX_ATTEMPTS));
-	j->pub.priority = atoi(PQgetvalue(res, row, FC_PRIORITY));
-	j->pub.created_at_us = strtoll(PQgetvalue(res, row, FC_CREATED_AT), NULL, 10);
-	j->pub.scheduled_at_us = strtoll(PQgetvalue(res, row, FC_SCHEDULED_AT), NULL, 10);
-	j->pub.attempted_at_us = strtoll(PQgetvalue(res, row, FC_ATTEMPTED_AT), NULL, 10);
-	j->errors_count = atoi(PQgetvalue(res, row, FC_ERRORS));
+	j->pub.attempt = (int)pg_int(PQgetvalue(res, row, FC_ATTEMPT));
+	j->pub.max_attempts = (int)pg_int(PQgetvalue(res, row, FC_MAX_ATTEMPTS));
+	j->pub.priority = (int)pg_int(PQgetvalue(res, row, FC_PRIORITY));
+	j->pub.created_at_us = pg_int(PQgetvalue(res, row, FC_CREATED_AT));
+	j->pub.scheduled_at_us = pg_int(PQgetvalue(res, row, FC_SCHEDULED_AT));
+	j->pub.attempted_at_us = pg_int(PQgetvalue(res, row, FC_ATTEMPTED_AT));
+	j->errors_count = (int)pg_int(PQgetvalue(res, row, FC_ERRORS));
 	j->snoozes = read_snoozes(j->pub.metadata);
 	atomic_init(&j->cancel_reason, 0);
 	pthread_mutex_init(&j->mu, NULL);

@@ -365,6 +365,16 @@ bool valid_queue_name(const char *s)
 	return true;
 }
 
+int64_t pg_int(const char *s)
+{
+	bool neg = *s == '-';
+	s += neg;
+	uint64_t v = 0; /* unsigned: INT8's minimum, negated, fits */
+	for (; *s >= '0' && *s <= '9'; s++)
+		v = v * 10 + (uint64_t)(*s - '0');
+	return neg ? (int64_t)(0 - v) : (int64_t)v;
+}
+
 bool name_chars(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

@@ -146,6 +146,21 @@ static void unpadded_s2_and_relabelled_versions_fail(void)
 	char *pt = NULL, why[256];
 	CHECK(open_args(args, "demo.echo", key, &pt, why) == -1);
 	CHECK(strstr(why, "bad padding") && strstr(why, "test-1") && !strstr(why, "ada"));
+	/* Plaintext ending in the marker's bytes keeps them. */
+	static const char tail[] = {'x', (char)0x80, 0, (char)0x80, 0, 0};
+	for (size_t n = 1; n <= sizeof tail; n++) {
+		char *t = envelope_seal(crypto_find("secretbox"), "k", key, "x.y", tail, n, NULL);
+		const char *tok = strstr(t, "s2.");
+		envelope env;
+		CHECK(envelope_parse(tok, strcspn(tok, "\""), &env, why, sizeof why) == 0);
+		size_t got = 0;
+		CHECK(envelope_open(&env, crypto_find("secretbox"), key, "x.y", &pt, &got, why,
+		                    sizeof why) == 0);
+		CHECK(got == n && memcmp(pt, tail, n) == 0);
+		crypto_free_plain(pt, got);
+		envelope_free(&env);
+		free(t);
+	}
 	const char *vectors[] = {VECTOR_XC, VECTOR_SB, VECTOR_XC_S1, VECTOR_SB_S1};
 	for (size_t v = 0; v < ARRAY_LEN(vectors); v++) {
 		char *t = xstrdup(vectors[v]);
@@ -214,6 +229,44 @@ static void other_kind_or_flipped_byte_fails(void)
 	memcpy(strstr(t, "test-1"), "test-2", 6);
 	CHECK(open_args(t, "demo.echo", key, &pt, why) == -1);
 	free(t);
+}
+
+/* The nonce field exercises the decoder: whole quads, then 2 or 3
+ * characters; outside the alphabet anywhere, or trailing bits set. */
+static void base64url_fields(void)
+{
+	static const struct {
+		const char *b64;
+		const char *bytes; /* NULL: refused */
+		size_t n;
+	} c[] = {
+	    {"AQID", "\x01\x02\x03", 3},
+	    {"AQIDBA", "\x01\x02\x03\x04", 4},
+	    {"AQIDBAU", "\x01\x02\x03\x04\x05", 5},
+	    {"-_-_", "\xfb\xff\xbf", 3},
+	    {"AQIDBAUG", "\x01\x02\x03\x04\x05\x06", 6},
+	    {"AQ=D", NULL, 0},
+	    {"AQID!A", NULL, 0},
+	    {"AQIDBAU+", NULL, 0},
+	    {"AQI\xc3", NULL, 0},
+	    {"AQIDBB", NULL, 0},  /* 4 trailing bits set */
+	    {"AQIDBAV", NULL, 0}, /* 2 trailing bits set */
+	    {"AQIDB", NULL, 0},   /* 5 characters: no whole byte count */
+	};
+	for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+		char tok[64], why[128] = "";
+		snprintf(tok, sizeof tok, "s2.xchacha20poly1305.k.%s.AAAA", c[i].b64);
+		envelope env;
+		int rc = envelope_parse(tok, strlen(tok), &env, why, sizeof why);
+		if (c[i].bytes) {
+			CHECK(rc == 0 && env.nonce_len == c[i].n &&
+			      memcmp(env.nonce, c[i].bytes, c[i].n) == 0);
+			if (rc == 0)
+				envelope_free(&env);
+		} else {
+			CHECK(rc == -1 && strstr(why, "bad nonce encoding"));
+		}
+	}
 }
 
 static void malformed_envelopes_are_errors_not_plaintext(void)
@@ -405,7 +458,7 @@ static void unique_key_strings_like_river(void)
 	free(s);
 }
 
-UNIT_MAIN(UNIT(test_vector_seals_and_opens), UNIT(random_nonces_differ),
+UNIT_MAIN(UNIT(test_vector_seals_and_opens), UNIT(random_nonces_differ), UNIT(base64url_fields),
           UNIT(padding_hides_length_and_keeps_tokens_hashable),
           UNIT(unpadded_s2_and_relabelled_versions_fail),
           UNIT(long_kind_and_args_round_trip),

@@ -1,4 +1,6 @@
 /* Helpers: time formatting, durations, JSON strings, names, lists. */
+#include <stdlib.h>
+
 #include "complete.h"
 #include "unit.h"
 #include "util.h"
@@ -58,6 +60,20 @@ static void integers(void)
 	sb_free(&b);
 }
 
+static void result_integers(void)
+{
+	/* pg_int reads what strtoll would from PostgreSQL's text form. */
+	static const char *const in[] = {"0", "42", "-7", "1800000000000000", "9223372036854775807",
+	                                 "-9223372036854775808", "", "12x", "-"};
+	static const int64_t want[] = {0, 42, -7, 1800000000000000LL, INT64_MAX, INT64_MIN, 0, 12, 0};
+	for (size_t i = 0; i < sizeof in / sizeof *in; i++) {
+		CHECK(pg_int(in[i]) == want[i]);
+		CHECK(pg_int(in[i]) == strtoll(in[i], NULL, 10));
+	}
+	CHECK(name_chars("kAz09_-", 7));
+	CHECK(!name_chars("k.x", 3) && !name_chars("k x", 3) && !name_chars("\xc3\xa9", 2));
+}
+
 static void json_strings(void)
 {
 	sb b = {0};
@@ -109,5 +125,6 @@ static void completion_encoding(void)
 	sb_free(&s);
 }
 
-UNIT_MAIN(UNIT(rfc3339_trims_like_go), UNIT(durations), UNIT(integers), UNIT(json_strings),
+UNIT_MAIN(UNIT(rfc3339_trims_like_go), UNIT(durations), UNIT(integers), UNIT(result_integers),
+          UNIT(json_strings),
           UNIT(queue_and_kind_names), UNIT(split_lists), UNIT(completion_encoding))
