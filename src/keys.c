@@ -34,6 +34,12 @@ int key_decode(const char *text, size_t len, uint8_t out[KEY_BYTES])
 	}
 	while (len && isspace((unsigned char)text[len - 1]))
 		len--;
+	/* libsodium 1.0.18's decoder takes every byte above 0x7f for the
+	 * 64th character (a key file mangled into UTF-8 would give some other
+	 * key, with no error): such bytes are never base64. */
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)text[i] > 0x7f)
+			return -1;
 	uint8_t buf[KEY_BYTES + 8];
 	size_t got = 0;
 	static const int variants[] = {sodium_base64_VARIANT_ORIGINAL,

@@ -325,6 +325,10 @@ static void keys_decode_and_ids(void)
 	const char *short_ = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==";
 	CHECK(key_decode(short_, strlen(short_), k) != 0);
 	CHECK(key_decode("not base64 at all!", 18, k) != 0);
+	/* Two characters of a key become one in UTF-8 (\xc3\xbf): libsodium
+	 * alone decodes it, each byte above 0x7f as the 64th character. */
+	const char *mangled = "AAECA\xc3\xbf" "FBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+	CHECK(key_decode(mangled, strlen(mangled), k) != 0);
 	char id[33];
 	key_id_derive(key, id);
 	CHECK_STR(id, "k19ca6fc5e16bb417");
