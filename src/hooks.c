@@ -151,6 +151,17 @@ int hooks_insert_begin(const char *kind, const char *queue, const char *args, si
 	if (sealed) {
 		crypto_free_plain(cur, curlen);
 		cur = sealed;
+		curlen = strlen(sealed);
+	}
+	/* As stored, too: a fetch refuses args over the limit, and the hooks
+	 * and the envelope make them longer. */
+	if (curlen > max_args) {
+		size_t max = max_args;
+		snprintf(err, errlen,
+		         "args too large once %s: %zu bytes ([worker] max_args_size is %zu)",
+		         sealed ? "encrypted" : "through the insert hooks", curlen, max);
+		crypto_free_plain(cur, curlen);
+		return -1;
 	}
 	*out = cur;
 	return 0;

@@ -276,4 +276,15 @@ enum fetch_col {
 #define SQL_SCHEMA_VERSION                                                             \
 	"SELECT coalesce(max(version), 0) FROM {S}river_migration WHERE line = 'main'"
 
+/* Args that are an envelope by its grammar (crypto.h): river_encrypt alone,
+ * a string s1.<alg>.<key id>.<nonce>.<data>, algorithm and key id of name
+ * characters (at most ENCRYPTOR_NAME_MAX and KEY_ID_MAX, 32), nonce and
+ * data base64url. Only for what passes may the CLI show a field: the
+ * text of anything else may be a plaintext secret. */
+#define SQL_ENVELOPE_WELL_FORMED                                                        \
+	"(args - 'river_encrypt' = '{}'::jsonb\n"                                        \
+	"  AND jsonb_typeof(args -> 'river_encrypt') = 'string'\n"                       \
+	"  AND args ->> 'river_encrypt' ~\n"                                             \
+	"    '^s[12]\\.[A-Za-z0-9_-]{1,32}\\.[A-Za-z0-9_-]{1,32}\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$')"
+
 #endif

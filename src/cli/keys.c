@@ -10,6 +10,7 @@
 #include "encrypt.h"
 #include "keys.h"
 #include "migrate.h"
+#include "sql.h"
 #include "table.h"
 #include "util.h"
 
@@ -91,11 +92,11 @@ int cmd_keys(cli *c)
 	if (!conn)
 		return EXIT_DB;
 	char *sql = sql_render(
+	    /* Only a well-formed envelope's key id is shown: the text of
+	     * anything else under river_encrypt may be a plaintext secret. */
 	    "SELECT CASE WHEN NOT args ? 'river_encrypt' THEN ''\n"
-	    "  WHEN jsonb_typeof(args -> 'river_encrypt') <> 'string'\n"
-	    "    OR split_part(args ->> 'river_encrypt', '.', 1)\n"
-	    "      NOT IN ('" ENVELOPE_V1 "', '" ENVELOPE_VERSION "') THEN '?'\n"
-	    "  ELSE split_part(args ->> 'river_encrypt', '.', 3) END,\n"
+	    "  WHEN " SQL_ENVELOPE_WELL_FORMED " THEN split_part(args ->> 'river_encrypt', '.', 3)\n"
+	    "  ELSE '?' END,\n"
 	    "  state::text, count(*)\n"
 	    "FROM {S}river_job GROUP BY 1, 2 ORDER BY 1, 2",
 	    c->cfg.db_schema);

@@ -19,6 +19,7 @@
 #include "keys.h"
 #include "migrate.h"
 #include "registry.h"
+#include "sql.h"
 #include "table.h"
 #include "util.h"
 
@@ -27,6 +28,11 @@
 #define MAX_PASSES 10
 /* Exit code when rows remain that could not be rewritten. */
 #define EXIT_INCOMPLETE 2
+/* A batch's update parameter stops growing here (PostgreSQL takes at most
+ * 1 GB in one value); the rows after it wait for the next batch. */
+#define BATCH_BYTES (64u << 20)
+_Static_assert(ENCRYPTOR_NAME_MAX == 32 && KEY_ID_MAX == 32,
+               "SQL_ENVELOPE_WELL_FORMED allows names of up to 32 characters");
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig)
@@ -53,27 +59,35 @@ static void help(void)
 	       "  --include-finished  also completed, cancelled and discarded jobs\n"
 	       "\n"
 	       "Exit codes: 0 nothing left to rewrite, 1 failed, %d rows left (under keys not\n"
-	       "configured here, malformed, or locked throughout), 130 interrupted.\n",
+	       "configured here, malformed, too large once encrypted, running, or locked\n"
+	       "throughout), 130 interrupted.\n",
 	       DEFAULT_BATCH, EXIT_INCOMPLETE);
 }
 
 typedef struct counts {
-	long long rewritten, from_plain, from_key, from_s1, unreadable;
+	long long rewritten, from_plain, from_key, from_s1, unreadable, too_large;
 } counts;
 
-/* The rows to rewrite: $1 current algorithm, $2 current key id, $3 kinds
- * (text[] or NULL), $4 include finished, $5/$6 the kind filters. */
-static const char where_clause[] =
-    "state <> 'running'\n"
-    "  AND ($4::bool OR state NOT IN ('completed', 'cancelled', 'discarded'))\n"
-    "  AND ($3::text[] IS NULL OR kind = ANY($3::text[]))\n"
-    "  AND CASE WHEN args ? 'river_encrypt'\n"
-    "    THEN jsonb_typeof(args -> 'river_encrypt') <> 'string'\n"
-    "      OR split_part(args ->> 'river_encrypt', '.', 1) <> '" ENVELOPE_VERSION "'\n"
-    "      OR split_part(args ->> 'river_encrypt', '.', 2) <> $1\n"
-    "      OR split_part(args ->> 'river_encrypt', '.', 3) <> $2\n"
-    "    ELSE CASE WHEN cardinality($5::text[]) > 0 THEN kind = ANY($5::text[])\n"
-    "      ELSE NOT (kind = ANY($6::text[])) END END";
+/* The rows to rewrite, running ones included (they are counted, never
+ * touched): $1 current algorithm, $2 current key id, $3 kinds (text[] or
+ * NULL), $4 include finished, $5/$6 the kind filters. A malformed envelope
+ * is selected whatever its fields say, to be counted as unreadable. */
+#define TO_REWRITE                                                                          \
+	"($4::bool OR state NOT IN ('completed', 'cancelled', 'discarded'))\n"                \
+	"  AND ($3::text[] IS NULL OR kind = ANY($3::text[]))\n"                              \
+	"  AND CASE WHEN args ? 'river_encrypt'\n"                                            \
+	"    THEN NOT " SQL_ENVELOPE_WELL_FORMED "\n"                                         \
+	"      OR split_part(args ->> 'river_encrypt', '.', 1) <> '" ENVELOPE_VERSION "'\n"   \
+	"      OR split_part(args ->> 'river_encrypt', '.', 2) <> $1\n"                       \
+	"      OR split_part(args ->> 'river_encrypt', '.', 3) <> $2\n"                       \
+	"    ELSE CASE WHEN cardinality($5::text[]) > 0 THEN kind = ANY($5::text[])\n"        \
+	"      ELSE NOT (kind = ANY($6::text[])) END END"
+static const char where_clause[] = "state <> 'running' AND " TO_REWRITE;
+/* Rows still to rewrite, and of them running: the run is not done while a
+ * worker holds one (it may fail and be retried under the old key). */
+static const char count_sql_tmpl[] =
+    "SELECT count(*) FILTER (WHERE state <> 'running'), count(*) FILTER (WHERE state = 'running')\n"
+    "FROM {S}river_job WHERE " TO_REWRITE;
 
 static char *array_literal(char *const *v)
 {
@@ -89,8 +103,8 @@ static char *array_literal(char *const *v)
 }
 
 /* Rewrites one row's args; NULL when it cannot be read here. */
-static char *rewrite(const enc_policy *p, const char *kind, const char *args, counts *n,
-                     char *err, size_t errlen, int *fatal)
+static char *rewrite(const enc_policy *p, const char *kind, const char *args, size_t max_args,
+                     counts *n, char *err, size_t errlen, int *fatal)
 {
 	const char *tok;
 	size_t toklen, plen;
@@ -143,6 +157,13 @@ static char *rewrite(const enc_policy *p, const char *kind, const char *args, co
 		free(sealed);
 		return NULL;
 	}
+	/* Daemons refuse args over [worker] max_args_size as stored: a job
+	 * that works now must not be made one that is discarded. */
+	if (strlen(sealed) > max_args) {
+		n->too_large++;
+		free(sealed);
+		return NULL;
+	}
 	if (from_plain)
 		n->from_plain++;
 	else if (same_key)
@@ -176,6 +197,86 @@ static void progress(long long done, long long total, int64_t t0)
 	        secs > 0 ? (double)done / secs : 0.0);
 }
 
+/* A whole number in lo..hi, or -1. */
+static int parse_count(const char *v, int lo, int hi)
+{
+	char *end;
+	long n = v && *v ? strtol(v, &end, 10) : -1;
+	return v && *v && *end == '\0' && n >= lo && n <= hi ? (int)n : -1;
+}
+
+static int usage(char **kinds, const char *msg)
+{
+	strv_free(kinds);
+	return cli_fail(EXIT_USAGE, "reencrypt: %s", msg);
+}
+
+/* --dry-run: what a run would do, by source, format and kind. */
+static int dry_run(cli *c, PGconn *conn, const enc_policy *p, const char *const *params)
+{
+	char *sql = sql_render(
+	    "SELECT CASE WHEN NOT args ? 'river_encrypt' THEN '(plaintext)'\n"
+	    "  WHEN " SQL_ENVELOPE_WELL_FORMED " THEN split_part(args ->> 'river_encrypt', '.', 3)\n"
+	    "  ELSE '(malformed)' END,\n"
+	    "  CASE WHEN args ? 'river_encrypt' AND " SQL_ENVELOPE_WELL_FORMED "\n"
+	    "    THEN split_part(args ->> 'river_encrypt', '.', 1) ELSE '' END, kind,\n"
+	    "  count(*) FILTER (WHERE state <> 'running'), count(*) FILTER (WHERE state = 'running')\n"
+	    "FROM {S}river_job WHERE " TO_REWRITE "\n"
+	    "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+	    c->cfg.db_schema);
+	PGresult *r = exec_params(conn, sql, 6, params);
+	free(sql);
+	if (!r)
+		return 1;
+	long long readable_n = 0, unreadable_n = 0, running_n = 0;
+	table t;
+	static const char *const head[] = {"from", "format", "kind", "rows", "running", "readable here"};
+	table_init(&t, ARRAY_LEN(head), head);
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *from = PQgetvalue(r, i, 0);
+		bool readable = strcmp(from, "(plaintext)") == 0 ||
+		                (strcmp(from, "(malformed)") != 0 && keyring_find(p->keys, from) >= 0);
+		long long rows = atoll(PQgetvalue(r, i, 3)), running = atoll(PQgetvalue(r, i, 4));
+		*(readable ? &readable_n : &unreadable_n) += rows;
+		running_n += running;
+		const char *cells[] = {from,  PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+		                       PQgetvalue(r, i, 4), readable ? "yes" : "no"};
+		table_row(&t, cells);
+	}
+	if (c->json) {
+		printf("{\"dry_run\":true,\"rows\":%lld,\"unreadable\":%lld,\"running\":%lld,"
+		       "\"to_key\":\"%s\",\"algorithm\":\"%s\"}\n",
+		       readable_n, unreadable_n, running_n, p->keys->ids[0], p->alg->name);
+	} else {
+		if (PQntuples(r))
+			table_print(&t, stdout);
+		printf("%lld rows would be rewritten to key %s (%s)", readable_n, p->keys->ids[0],
+		       p->alg->name);
+		if (unreadable_n)
+			printf("; %lld cannot be read here (malformed, or under keys not configured)",
+			       unreadable_n);
+		if (running_n)
+			printf("; %lld more are running (taken once they finish)", running_n);
+		printf("\n");
+	}
+	table_free(&t);
+	PQclear(r);
+	return 0;
+}
+
+/* Rows left to rewrite, and of them running; -1 on error. */
+static int count_left(PGconn *conn, const char *sql, const char *const *params, long long *left,
+                      long long *running)
+{
+	PGresult *r = exec_params(conn, sql, 6, params);
+	if (!r)
+		return -1;
+	*left = atoll(PQgetvalue(r, 0, 0));
+	*running = atoll(PQgetvalue(r, 0, 1));
+	PQclear(r);
+	return 0;
+}
+
 int cmd_reencrypt(cli *c)
 {
 	bool dry = false, finished = false;
@@ -192,15 +293,17 @@ int cmd_reencrypt(cli *c)
 		} else if (cli_opt(c->argc, c->argv, &i, "--include-finished", NULL)) {
 			finished = true;
 		} else if (cli_opt(c->argc, c->argv, &i, "--batch", &v)) {
-			batch = v ? atoi(v) : 0;
-			if (batch < 1 || batch > 10000)
-				return cli_fail(EXIT_USAGE, "--batch must be 1..10000");
-		} else if (cli_opt(c->argc, c->argv, &i, "--kinds", &v) && v) {
+			if ((batch = parse_count(v, 1, 10000)) < 0)
+				return usage(kinds, "--batch must be a number of rows, 1..10000");
+		} else if (cli_opt(c->argc, c->argv, &i, "--kinds", &v)) {
 			strv_free(kinds);
-			strv_split(v, ',', &kinds);
+			kinds = NULL;
+			if (!v || strv_split(v, ',', &kinds) == 0)
+				return usage(kinds, "--kinds needs at least one kind (--kinds a,b)");
 		} else {
-			strv_free(kinds);
-			return cli_fail(EXIT_USAGE, "reencrypt: unknown argument '%s'", c->argv[i]);
+			char m[256];
+			snprintf(m, sizeof m, "unknown argument '%s'", c->argv[i]);
+			return usage(kinds, m);
 		}
 	}
 	int rc = cli_setup_hooks(c);
@@ -225,84 +328,49 @@ int cmd_reencrypt(cli *c)
 	const char *params[8] = {p->alg->name, p->keys->ids[0], kinds_lit, finished ? "true" : "false",
 	                         inc, exc};
 	const char *schema = c->cfg.db_schema;
+	size_t max_args = (size_t)c->cfg.max_args_size;
 	sb q = {0};
+	char *count_sql = NULL, *select_sql = NULL, *update_sql = NULL;
 
 	if (dry) {
-		sb_printf(&q,
-		          "SELECT CASE WHEN args ? 'river_encrypt' THEN coalesce(nullif(split_part(\n"
-		          "  args ->> 'river_encrypt', '.', 3), ''), '(malformed)') ELSE '(plaintext)' END,\n"
-		          "  CASE WHEN args ? 'river_encrypt' THEN split_part(args ->> 'river_encrypt', '.', 1)\n"
-		          "  ELSE '' END, kind, count(*) FROM {S}river_job WHERE %s\n"
-		          "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-		          where_clause);
-		char *sql = sql_render(sb_str(&q), schema);
-		PGresult *r = exec_params(conn, sql, 6, params);
-		free(sql);
-		if (r) {
-			long long total = 0;
-			table t;
-			static const char *const head[] = {"from", "format", "kind", "rows", "readable here"};
-			table_init(&t, 5, head);
-			for (int i = 0; i < PQntuples(r); i++) {
-				const char *from = PQgetvalue(r, i, 0);
-				bool readable = strcmp(from, "(plaintext)") == 0 || keyring_find(p->keys, from) >= 0;
-				const char *cells[] = {from, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
-				                       PQgetvalue(r, i, 3), readable ? "yes" : "no"};
-				table_row(&t, cells);
-				total += atoll(PQgetvalue(r, i, 3));
-			}
-			if (c->json) {
-				printf("{\"dry_run\":true,\"rows\":%lld,\"to_key\":\"%s\",\"algorithm\":\"%s\"}\n",
-				       total, p->keys->ids[0], p->alg->name);
-			} else {
-				if (total)
-					table_print(&t, stdout);
-				printf("%lld rows would be rewritten to key %s (%s)\n", total, p->keys->ids[0],
-				       p->alg->name);
-			}
-			table_free(&t);
-			PQclear(r);
-		} else {
-			rc = 1;
-		}
-		goto out;
+		rc = dry_run(c, conn, p, params);
+		goto done;
 	}
 
-	sb_printf(&q, "SELECT count(*) FROM {S}river_job WHERE %s", where_clause);
-	char *count_sql = sql_render(sb_str(&q), schema);
-	sb_reset(&q);
+	count_sql = sql_render(count_sql_tmpl, schema);
 	sb_printf(&q,
 	          "SELECT id, kind, args FROM {S}river_job WHERE id > $7::bigint AND %s\n"
 	          "ORDER BY id LIMIT $8::int FOR UPDATE SKIP LOCKED",
 	          where_clause);
-	char *select_sql = sql_render(sb_str(&q), schema);
-	char *update_sql = sql_render(
+	select_sql = sql_render(sb_str(&q), schema);
+	update_sql = sql_render(
 	    "UPDATE {S}river_job SET args = u.args\n"
 	    "FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, args jsonb)\n"
 	    "WHERE river_job.id = u.id AND river_job.state <> 'running'\n"
 	    "RETURNING river_job.id",
 	    schema);
-	PGresult *r = exec_params(conn, count_sql, 6, params);
-	long long total = r ? atoll(PQgetvalue(r, 0, 0)) : 0;
-	PQclear(r);
-	if (!r) {
+	long long left = 0, running = 0;
+	if (count_left(conn, count_sql, params, &left, &running) < 0) {
 		rc = 1;
 		goto done;
 	}
+	long long total = left + running;
 	struct sigaction sa = {.sa_handler = on_sigint}, old;
 	sigaction(SIGINT, &sa, &old);
 	counts n = {0};
-	long long unreadable = 0; /* seen in the last pass */
+	long long stuck = 0; /* unreadable or too large, in the last pass */
 	int64_t t0 = now_us();
 	char err[300], after[24], lim[16];
-	snprintf(lim, sizeof lim, "%d", batch);
 	params[7] = lim;
-	long long left = total;
-	for (int pass = 0; pass < MAX_PASSES && rc == 0 && !interrupted && left > 0; pass++) {
+	/* Rows per SELECT: batch, less while rows are big (BATCH_BYTES). */
+	int limit = batch;
+	for (int pass = 0; pass < MAX_PASSES && rc == 0 && !interrupted && left + running > 0; pass++) {
 		counts pc = {0};
 		int64_t after_id = 0;
 		while (rc == 0 && !interrupted) {
 			snprintf(after, sizeof after, "%lld", (long long)after_id);
+			int asked = limit;
+			snprintf(lim, sizeof lim, "%d", asked);
 			params[6] = after;
 			PGresult *b = exec_params(conn, "BEGIN", 0, NULL);
 			PQclear(b);
@@ -311,13 +379,13 @@ int cmd_reencrypt(cli *c)
 				rc = 1;
 				break;
 			}
-			int m = PQntuples(rows), fatal = 0, added = 0;
+			int m = PQntuples(rows), fatal = 0, added = 0, taken = 0;
 			sb json = {0};
 			sb_putc(&json, '[');
-			for (int i = 0; i < m && !fatal; i++) {
-				after_id = strtoll(PQgetvalue(rows, i, 0), NULL, 10);
-				char *sealed = rewrite(p, PQgetvalue(rows, i, 1), PQgetvalue(rows, i, 2), &pc, err,
-				                       sizeof err, &fatal);
+			for (; taken < m && !fatal && json.len < BATCH_BYTES; taken++) {
+				after_id = pg_int(PQgetvalue(rows, taken, 0));
+				char *sealed = rewrite(p, PQgetvalue(rows, taken, 1), PQgetvalue(rows, taken, 2),
+				                       max_args, &pc, err, sizeof err, &fatal);
 				if (!sealed)
 					continue;
 				sb_printf(&json, "%s{\"id\":%lld,\"args\":%s}", added++ ? "," : "",
@@ -346,44 +414,63 @@ int cmd_reencrypt(cli *c)
 				break;
 			}
 			PQclear(cm);
-			progress(n.rewritten + pc.rewritten + pc.unreadable, total, t0);
-			if (m < batch)
+			progress(n.rewritten + pc.rewritten + pc.unreadable + pc.too_large, total, t0);
+			if (taken < m) { /* cut at BATCH_BYTES: the rest comes next */
+				limit = taken > 1 ? taken : 1;
+				continue;
+			}
+			if (limit < batch)
+				limit = limit * 2 < batch ? limit * 2 : batch;
+			if (m < asked)
 				break;
 		}
 		n.rewritten += pc.rewritten;
 		n.from_plain += pc.from_plain;
 		n.from_key += pc.from_key;
 		n.from_s1 += pc.from_s1;
-		unreadable = pc.unreadable;
-		if (rc || interrupted)
+		n.unreadable = pc.unreadable;
+		n.too_large = pc.too_large;
+		stuck = pc.unreadable + pc.too_large;
+		if (rc)
 			break;
-		PGresult *cr = exec_params(conn, count_sql, 6, params);
-		left = cr ? atoll(PQgetvalue(cr, 0, 0)) : 0;
-		PQclear(cr);
-		/* What remains is unreadable here, or was locked by a worker. */
-		if (left <= unreadable)
+		/* Counted again even when interrupted: what is left is reported. */
+		if (count_left(conn, count_sql, params, &left, &running) < 0) {
+			rc = 1;
+			break;
+		}
+		/* What remains is unreadable or too large here, or held by a
+		 * worker (locked for a fetch, or running). */
+		if (interrupted || left + running <= stuck)
 			break;
 		if (pc.rewritten == 0)
-			sleep(1); /* only locked rows left: let their holders finish */
+			sleep(1); /* only locked or running rows left: let their holders finish */
 	}
-	n.unreadable = unreadable;
 	sigaction(SIGINT, &old, NULL);
 	if (isatty(STDERR_FILENO) && total > 0)
 		fputc('\n', stderr);
 	double secs = (double)(now_us() - t0) / 1e6;
 	if (rc == 0) {
-		long long remaining = left > 0 ? left : 0;
-		if (c->json)
+		long long remaining = left + running;
+		if (c->json) {
 			printf("{\"rewritten\":%lld,\"from_plaintext\":%lld,\"from_other_keys\":%lld,"
-			       "\"from_s1_format\":%lld,\"left\":%lld,\"unreadable\":%lld,\"key_id\":\"%s\","
-			       "\"seconds\":%.3f,\"interrupted\":%s}\n",
+			       "\"from_s1_format\":%lld,\"left\":%lld,\"unreadable\":%lld,\"too_large\":%lld,"
+			       "\"running\":%lld,\"key_id\":\"%s\",\"seconds\":%.3f,\"interrupted\":%s}\n",
 			       n.rewritten, n.from_plain, n.from_key, n.from_s1, remaining, n.unreadable,
-			       p->keys->ids[0], secs, interrupted ? "true" : "false");
-		else
+			       n.too_large, running, p->keys->ids[0], secs, interrupted ? "true" : "false");
+		} else {
 			printf("rewrote %lld rows to key %s (%lld from plaintext, %lld from other keys, %lld "
-			       "from the s1 format) in %.1fs; %lld left%s\n",
-			       n.rewritten, p->keys->ids[0], n.from_plain, n.from_key, n.from_s1, secs, remaining,
-			       n.unreadable ? " (under keys not configured here, or malformed)" : "");
+			       "from the s1 format) in %.1fs; %lld left",
+			       n.rewritten, p->keys->ids[0], n.from_plain, n.from_key, n.from_s1, secs,
+			       remaining);
+			if (n.unreadable)
+				printf("; %lld under keys not configured here, or malformed", n.unreadable);
+			if (n.too_large)
+				printf("; %lld over [worker] max_args_size once encrypted (left as they are)",
+				       n.too_large);
+			if (running)
+				printf("; %lld running (run it again once they finish)", running);
+			printf("\n");
+		}
 		if (interrupted) {
 			fprintf(stderr, "sluice: interrupted; every row is either as it was or rewritten: "
 			                "run it again to continue\n");
@@ -396,7 +483,6 @@ done:
 	free(count_sql);
 	free(select_sql);
 	free(update_sql);
-out:
 	sb_free(&q);
 	free(kinds_lit);
 	free(inc);

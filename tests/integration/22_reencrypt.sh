@@ -2,6 +2,9 @@
 # jobs (available, scheduled, retryable, completed) move to key B; keys
 # status then shows no key-A job; A is removed and every job still works;
 # nothing is worked twice or skipped. SIGKILL midway leaves no broken row.
+# Then what it must leave alone and say so (exit 2): malformed envelopes,
+# never quoted; args that would outgrow max_args_size once encrypted; jobs
+# running under the old key.
 . tests/lib/common.sh
 new_db reenc
 S="$B/sluice"
@@ -69,4 +72,39 @@ start_daemon "$TMP/b.ini" || finish
 check "and all decrypt and work with key B alone" wait_for "SELECT count(*) = 20000 FROM river_job WHERE state = 'completed'" 60
 assert_eq 0 "$(q "SELECT count(*) FROM river_job WHERE errors IS NOT NULL")" "no errors"
 stop_daemon
+
+# Left alone, and said so: malformed envelopes (their text may be a secret:
+# never shown), one under the current key's own prefix, args that would
+# outgrow max_args_size once encrypted, and a job running under key A.
+q "TRUNCATE river_job"
+q "INSERT INTO river_job (kind, args, max_attempts) VALUES
+   ('demo.noop', '{\"river_encrypt\": \"mysecretpassword\"}', 25),
+   ('demo.noop', '{\"river_encrypt\": {\"password\": \"hunter2\"}}', 25),
+   ('demo.noop', '{\"river_encrypt\": \"s2.xchacha20poly1305.$KB.!!.AAAA\"}', 25),
+   ('demo.noop', '{\"river_encrypt\": \"s2.alg\"}', 25)"
+cp "$TMP/ba.ini" "$TMP/small.ini"
+sed -i 's/^\[worker\]$/[worker]\nmax_args_size = 1KB/' "$TMP/small.ini"
+big=$(head -c 900 /dev/zero | tr '\0' 'x')
+q "INSERT INTO river_job (kind, args, max_attempts) VALUES ('demo.noop', '{\"s\": \"$big\"}', 25)"
+gen 1 Arun | "$S" -c "$TMP/a.ini" enqueue --stdin demo.noop --scheduled-at +1h >/dev/null
+q "UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() WHERE args ? 'river_encrypt' AND split_part(args->>'river_encrypt', '.', 3) = '$KA'"
+dry=$("$S" -c "$TMP/small.ini" reencrypt --dry-run 2>&1)
+assert_match "1 rows would be rewritten to key $KB \(xchacha20poly1305\); 4 cannot be read here \(malformed, or under keys not configured\); 1 more are running" "$dry" "--dry-run counts what it can and cannot rewrite"
+st=$("$S" -c "$TMP/small.ini" keys status 2>&1)
+assert_match "\(malformed envelope\) +- +4 " "$st" "keys status counts the malformed envelopes as such"
+for secret in mysecretpassword hunter2 password; do
+	check "neither shows '$secret'" bash -c "! printf '%s\n%s' \"\$1\" \"\$2\" | grep -q '$secret'" _ "$dry" "$st"
+done
+out=$("$S" -c "$TMP/small.ini" reencrypt 2>&1); rc=$?
+assert_eq 2 "$rc" "reencrypt exits 2 when rows are left ($out)"
+assert_match "rewrote 0 rows .* 6 left; 4 under keys not configured here, or malformed; 1 over \[worker\] max_args_size once encrypted \(left as they are\); 1 running" "$out" "and says why"
+assert_eq 1 "$(q "SELECT count(*) FROM river_job WHERE args->>'s' = '$big'")" "the big args are as they were"
+assert_eq 3 "$(q "SELECT count(*) FROM river_job WHERE args::text LIKE '%mysecretpassword%' OR args::text LIKE '%hunter2%' OR args::text LIKE '%!!.AAAA%'")" "the malformed ones too"
+out=$(printf '{"s":"%s"}\n' "$big" | "$S" -c "$TMP/small.ini" enqueue --stdin demo.noop 2>&1); rc=$?
+check "enqueue refuses args too large once encrypted (rc $rc)" test "$rc" -ne 0
+assert_match "args too large once encrypted: [0-9]+ bytes \(\[worker\] max_args_size is 1024\)" "$out" "and says so"
+"$S" -c "$TMP/ba.ini" reencrypt --kinds '' >/dev/null 2>&1; rc=$?
+assert_eq 64 "$rc" "--kinds '' is a usage error"
+"$S" -c "$TMP/ba.ini" reencrypt --batch 10abc >/dev/null 2>&1; rc=$?
+assert_eq 64 "$rc" "--batch 10abc is a usage error"
 finish
