@@ -194,7 +194,7 @@ assert_eq '{"to": "ada@example.com"}' "$(q "SELECT DISTINCT metadata->>'output' 
 	"each opened to the test vector's args"
 stop_daemon
 q "DELETE FROM river_job WHERE id NOT IN ($v1)" # what reencrypt below may touch
-assert_match "test-1 +s1 +demo.echo +2 +yes" "$("$S" -c "$TMP/t.ini" reencrypt --dry-run --include-finished --kinds demo.echo)" \
+assert_match "test-1 +s1 +demo.echo +2 +0 +yes" "$("$S" -c "$TMP/t.ini" reencrypt --dry-run --include-finished --kinds demo.echo)" \
 	"reencrypt --dry-run shows the s1 rows"
 out=$("$S" -c "$TMP/t.ini" --json reencrypt --include-finished --kinds demo.echo)
 assert_match '"rewritten":2,"from_plaintext":0,"from_other_keys":1,"from_s1_format":1' "$out" "reencrypt rewrote the two s1 rows (the secretbox one to the current algorithm too)"
