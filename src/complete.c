@@ -48,6 +48,12 @@ void completer_encode(sb *b, const completion *c, size_t n)
 			sb_puts(b, ",\"metadata\":");
 			sb_puts(b, c->metadata_json);
 		}
+		if (c->retried && c->attempted_at_us) {
+			fmt_rfc3339_us(c->attempted_at_us, ts);
+			sb_puts(b, ",\"at\":\"");
+			sb_puts(b, ts);
+			sb_putc(b, '"');
+		}
 		sb_puts(b, c->cancel_if_requested ? ",\"cr\":true}" : ",\"cr\":false}");
 	}
 	sb_putc(b, ']');
@@ -160,11 +166,14 @@ static void on_result(db_status st, PGresult *res, const char *err, void *arg)
 		}
 		break;
 	case DB_ECONN:
-		/* Kept, and written after the reconnect (completer_kick). Rows
-		 * already updated by a batch that did commit are no longer
-		 * running, so the retry leaves them alone but for merging their
-		 * metadata updates again (the same values, unless the job has
-		 * run again since and recorded newer ones). */
+		/* Kept, and written after the reconnect (completer_kick). The
+		 * batch may have committed: its rows are then no longer running,
+		 * or, snoozed or interrupted (attempt given back) and fetched
+		 * again meanwhile, running the same attempt number once more. So
+		 * the retry also names each row's attempted_at as fetched, which
+		 * every fetch changes: only the run that finished is written. */
+		for (completion *k = c->inflight; k; k = k->next)
+			k->retried = true;
 		requeue_inflight(c);
 		return;
 	}

@@ -92,6 +92,7 @@ static completion *interrupted(job *j)
 {
 	job_facts f = {.id = j->pub.id, .kind = j->pub.kind, .attempt = j->pub.attempt,
 	               .max_attempts = j->pub.max_attempts, .started_us = j->started_us,
+	               .attempted_at_us = j->pub.attempted_at_us,
 	               .cancel_reason = SLUICE_CANCEL_SHUTDOWN, .kind_known = true};
 	job_result r = {.outcome = SLUICE_ERROR};
 	return outcome_build(&f, &r, now_us(), 0.5);

@@ -11,6 +11,7 @@
 
 #include "crypto.h"
 #include "hooks.h"
+#include "json.h"
 #include "util.h"
 
 /* Go's zero time (0001-01-01) in Unix seconds: Go truncates periods from it. */
@@ -186,7 +187,9 @@ static bool valid_tag(const char *t)
 
 static int check_tags(const char *tags, char *err, size_t errlen)
 {
-	json_object *o = json_tokener_parse(tags);
+	/* Strictly first: json-c stops after the first value, and the text
+	 * goes into the insert as it is (`["a"],"state":"running"` passed). */
+	json_object *o = json_check(tags, strlen(tags)) == JK_ARRAY ? json_tokener_parse(tags) : NULL;
 	int rc = 0;
 	if (!o || !json_object_is_type(o, json_type_array)) {
 		snprintf(err, errlen, "tags must be a JSON array of strings");

@@ -29,6 +29,8 @@ typedef struct completion {
 	struct completion *next;
 	int64_t job_id;
 	int fetched_attempt;     /* applies only while the row is still on this attempt */
+	int64_t attempted_at_us; /* the row's attempted_at as fetched */
+	bool retried;            /* sent before in a batch whose reply was lost */
 	const char *outcome;     /* for metrics: completed, errored, timed_out, ... */
 	const char *state;       /* river_job_state name */
 	int attempt;             /* new attempt, or -1 to keep */
@@ -102,6 +104,7 @@ typedef struct job_facts {
 	int errors_count;
 	int snoozes;
 	int64_t started_us;
+	int64_t attempted_at_us; /* as fetched */
 	int64_t timeout_ms;
 	int cancel_reason;
 	bool kind_known;

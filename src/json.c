@@ -1,8 +1,11 @@
 /* json.c -- see json.h. Recursive descent over the bytes, no allocation. */
 #include "json.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "util.h"
 
 /* PostgreSQL allows deeper nesting, but args this deep are not plausible
  * and recursion must stay bounded on worker threads. */
@@ -40,32 +43,9 @@ static int hex4(cur *c, unsigned *v)
 /* One UTF-8 sequence (RFC 3629: no overlongs, no surrogates, <= U+10FFFF). */
 static int utf8(cur *c)
 {
-	const unsigned char *p = c->p;
-	unsigned b = *p;
-	int n;
-	uint32_t cp;
-	if (b < 0x80)
-		n = 0, cp = b;
-	else if (b >= 0xC2 && b <= 0xDF)
-		n = 1, cp = b & 0x1F;
-	else if (b >= 0xE0 && b <= 0xEF)
-		n = 2, cp = b & 0x0F;
-	else if (b >= 0xF0 && b <= 0xF4)
-		n = 3, cp = b & 0x07;
-	else
-		return -1;
-	if (c->end - p <= n)
-		return -1;
-	for (int i = 1; i <= n; i++) {
-		if ((p[i] & 0xC0) != 0x80)
-			return -1;
-		cp = cp << 6 | (p[i] & 0x3F);
-	}
-	if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-	    (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-		return -1;
-	c->p += n + 1;
-	return 0;
+	size_t n = utf8_len(c->p, (size_t)(c->end - c->p));
+	c->p += n;
+	return n ? 0 : -1;
 }
 
 static int string(cur *c)
@@ -119,26 +99,58 @@ static int digits(cur *c)
 	return c->p > s ? 0 : -1;
 }
 
+/* PostgreSQL's numeric, which jsonb stores numbers in (numeric.c,
+ * set_var_from_str and make_result): at most 16383 digits after the point
+ * once the exponent is applied (NUMERIC_DSCALE_MAX), a first significant
+ * digit no higher than 10^131071 (NUMERIC_WEIGHT_MAX base-10000 digits),
+ * and an exponent within INT_MAX/2. */
+#define NUMERIC_DSCALE_MAX 16383
+#define NUMERIC_TOP_POWER 131071
+#define NUMERIC_EXP_LIMIT 1073741823 /* INT_MAX / 2 */
+
 static int number(cur *c)
 {
 	if (*c->p == '-')
 		c->p++;
+	const unsigned char *int_start = c->p;
 	if (c->p < c->end && *c->p == '0')
 		c->p++;
 	else if (digits(c) < 0)
 		return -1;
+	long long int_digits = c->p - int_start, frac_digits = 0, top = 0;
+	bool nonzero = *int_start != '0';
+	if (nonzero)
+		top = int_digits - 1; /* power of ten of the first digit */
 	if (c->p < c->end && *c->p == '.') {
 		c->p++;
+		const unsigned char *f = c->p;
 		if (digits(c) < 0)
 			return -1;
+		frac_digits = c->p - f;
+		for (const unsigned char *q = f; !nonzero && q < c->p; q++)
+			if (*q != '0') {
+				nonzero = true;
+				top = -(q - f) - 1;
+			}
 	}
+	long long e = 0;
 	if (c->p < c->end && (*c->p | 32) == 'e') {
 		c->p++;
+		bool neg = false;
 		if (c->p < c->end && (*c->p == '+' || *c->p == '-'))
-			c->p++;
+			neg = *c->p++ == '-';
+		const unsigned char *d = c->p;
 		if (digits(c) < 0)
 			return -1;
+		for (; d < c->p && e <= NUMERIC_EXP_LIMIT; d++)
+			e = e * 10 + (*d - '0');
+		if (e >= NUMERIC_EXP_LIMIT)
+			return -1;
+		e = neg ? -e : e;
 	}
+	long long dscale = frac_digits - e;
+	if (dscale > NUMERIC_DSCALE_MAX || (nonzero && top + e > NUMERIC_TOP_POWER))
+		return -1;
 	return 0;
 }
 

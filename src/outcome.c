@@ -65,6 +65,7 @@ completion *outcome_build(const job_facts *f, const job_result *r, int64_t now_u
 	completion *c = xcalloc(1, sizeof *c);
 	c->job_id = f->id;
 	c->fetched_attempt = f->attempt;
+	c->attempted_at_us = f->attempted_at_us;
 	c->attempt = -1;
 
 	/* First the effective outcome and its error text; the handler's return

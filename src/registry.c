@@ -120,8 +120,13 @@ static char *vformat(const char *fmt, va_list ap)
 {
 	char *buf = xmalloc(MAX_MESSAGE_BYTES);
 	int n = vsnprintf(buf, MAX_MESSAGE_BYTES, fmt, ap);
-	if (n >= MAX_MESSAGE_BYTES)
-		memcpy(buf + MAX_MESSAGE_BYTES - 15, " [truncated]", 13);
+	if (n >= MAX_MESSAGE_BYTES) {
+		/* Cut before a whole UTF-8 character, not inside one. */
+		size_t at = MAX_MESSAGE_BYTES - 15;
+		while (at > 0 && ((unsigned char)buf[at] & 0xC0) == 0x80)
+			at--;
+		memcpy(buf + at, " [truncated]", 13);
+	}
 	return buf;
 }
 
@@ -145,13 +150,18 @@ static void host_log(const sluice_job *pub, int level, const char *fmt, ...)
 	free(msg);
 }
 
+/* The job functions lock the job: plugin.h promises they are thread-safe,
+ * so a handler may call them from threads of its own while it runs. */
 static int set_outcome(const sluice_job *pub, int outcome, const char *fmt, va_list ap)
 {
 	job *j = job_of(pub);
+	char *msg = fmt ? vformat(fmt, ap) : NULL;
+	pthread_mutex_lock(&j->mu);
 	free(j->result.message);
-	j->result.message = fmt ? vformat(fmt, ap) : NULL;
+	j->result.message = msg;
 	j->result.outcome = outcome;
 	j->result.set = true;
+	pthread_mutex_unlock(&j->mu);
 	return outcome;
 }
 
@@ -185,9 +195,11 @@ static int host_discard(const sluice_job *pub, const char *fmt, ...)
 static int host_snooze(const sluice_job *pub, double seconds)
 {
 	job *j = job_of(pub);
+	pthread_mutex_lock(&j->mu);
 	j->result.snooze_s = isfinite(seconds) && seconds > 0 ? seconds : 0;
 	j->result.outcome = SLUICE_SNOOZE;
 	j->result.set = true;
+	pthread_mutex_unlock(&j->mu);
 	return SLUICE_SNOOZE;
 }
 
@@ -199,8 +211,11 @@ static int host_record_output(const sluice_job *pub, const char *json)
 	if (len > MAX_OUTPUT_BYTES || !json_is_valid(json, len))
 		return SLUICE_EINVAL;
 	job *j = job_of(pub);
+	char *copy = xstrdup(json);
+	pthread_mutex_lock(&j->mu);
 	free(j->result.output_json);
-	j->result.output_json = xstrdup(json);
+	j->result.output_json = copy;
+	pthread_mutex_unlock(&j->mu);
 	return 0;
 }
 
@@ -255,12 +270,14 @@ static int host_enqueue(const sluice_job *pub, const char *kind, const char *arg
 		         LS("reason", err));
 		return SLUICE_EINVAL;
 	}
+	pthread_mutex_lock(&j->mu);
 	if (j->children_tail)
 		j->children_tail->next = c;
 	else
 		j->children = c;
 	j->children_tail = c;
 	j->nchildren++;
+	pthread_mutex_unlock(&j->mu);
 	return 0;
 }
 
@@ -435,6 +452,7 @@ void registry_run(job *j)
 	    .id = j->pub.id,
 	    .kind = j->pub.kind,
 	    .attempt = j->pub.attempt,
+	    .attempted_at_us = j->pub.attempted_at_us,
 	    .max_attempts = j->pub.max_attempts,
 	    .errors_count = j->errors_count,
 	    .snoozes = j->snoozes,

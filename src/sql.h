@@ -76,6 +76,12 @@ enum fetch_col {
  * Of two records of one job in a batch (two attempts of it finished here),
  * only ones with metadata take part, in no set order.
  *
+ * A record sent again after a lost reply carries "at", the attempted_at it
+ * was fetched with: a snooze or interrupt gives the attempt back, so a job
+ * fetched again meanwhile runs the same attempt number, and only
+ * attempted_at tells the two runs apart. Both updates then leave the new
+ * run alone (its children too). Others carry none: a NULL check per row.
+ *
  * Rows are found by primary key, as in SQL_FETCH. state::text is not
  * indexable, on purpose: with statistics taken while no job was running, the
  * planner otherwise reads every running row through the fetching index's
@@ -86,7 +92,7 @@ enum fetch_col {
 	"  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, fa smallint,\n"   \
 	"    state {S}river_job_state, attempt smallint, error jsonb,\n"                \
 	"    finalized_at timestamptz, scheduled_at timestamptz, metadata jsonb,\n"      \
-	"    cr boolean)\n"                                                             \
+	"    cr boolean, at timestamptz)\n"                                             \
 	"),\n"                                                                          \
 	"updated AS (\n"                                                                \
 	"  UPDATE {S}river_job AS j SET\n"                                              \
@@ -105,6 +111,7 @@ enum fetch_col {
 	"  FROM input i\n"                                                              \
 	"  WHERE j.id = ANY (ARRAY(SELECT id FROM input)) AND j.id = i.id\n"           \
 	"    AND j.state::text = 'running' AND j.attempt = i.fa\n"                     \
+	"    AND (i.at IS NULL OR j.attempted_at = i.at)\n"                            \
 	"  RETURNING j.id\n"                                                            \
 	"),\n"                                                                          \
 	"merged AS (\n"                                                                 \
@@ -112,6 +119,7 @@ enum fetch_col {
 	"  FROM input i\n"                                                              \
 	"  WHERE j.id = ANY (ARRAY(SELECT id FROM input WHERE metadata IS NOT NULL))\n" \
 	"    AND j.id = i.id AND i.metadata IS NOT NULL\n"                              \
+	"    AND (i.at IS NULL OR j.attempted_at = i.at)\n"                            \
 	"    AND j.id NOT IN (SELECT id FROM updated)\n"                                \
 	")"
 #define SQL_COMPLETE SQL_COMPLETE_CTES "\nSELECT id FROM updated"

@@ -131,12 +131,50 @@ void sb_json_strn(sb *b, const char *s, size_t n)
 			if (c < 0x20) {
 				char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
 				sb_putn(b, e, 6);
-			} else {
+			} else if (c < 0x80) {
 				sb_putc(b, (char)c);
+			} else {
+				/* Not UTF-8 (a handler's bytes, a message cut mid-
+				 * character): U+FFFD, or jsonb refuses the batch. */
+				size_t k = utf8_len((const unsigned char *)s + i, n - i);
+				if (k) {
+					sb_putn(b, s + i, k);
+					i += k - 1;
+				} else {
+					sb_putn(b, "\\ufffd", 6);
+				}
 			}
 		}
 	}
 	sb_putc(b, '"');
+}
+
+size_t utf8_len(const unsigned char *p, size_t avail)
+{
+	unsigned b = *p;
+	size_t n;
+	uint32_t cp;
+	if (b < 0x80)
+		return 1;
+	if (b >= 0xC2 && b <= 0xDF)
+		n = 1, cp = b & 0x1F;
+	else if (b >= 0xE0 && b <= 0xEF)
+		n = 2, cp = b & 0x0F;
+	else if (b >= 0xF0 && b <= 0xF4)
+		n = 3, cp = b & 0x07;
+	else
+		return 0;
+	if (avail <= n)
+		return 0;
+	for (size_t i = 1; i <= n; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3F);
+	}
+	if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+	    (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+		return 0;
+	return n + 1;
 }
 
 void sb_json_str(sb *b, const char *s) { sb_json_strn(b, s, strlen(s)); }

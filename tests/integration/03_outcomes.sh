@@ -6,6 +6,9 @@ write_config "$TMP/d.ini"
 sed -i 's/^\[worker\]$/[worker]\nid = worker-a\nqueues = default=20/' "$TMP/d.ini"
 
 noop=$(insert_job demo.noop '{}')
+# A message over the 8 KiB limit, cut where a two-byte character is.
+long="$(head -c 8170 /dev/zero | tr '\0' a)$(printf '\xc3\xa9%.0s' $(seq 30))"
+cut=$(insert_job demo.fail "{\"message\":\"$long\"}" max_attempts 1)
 fail=$(insert_job demo.fail '{"message":"nope"}')
 last=$(insert_job demo.fail '{"message":"final"}' max_attempts 1)
 hist=$(insert_job demo.fail '{"message":"again"}' errors \
@@ -56,6 +59,8 @@ check "second retry is 16s +/-10% later: ${delay}s" awk -v d="$delay" 'BEGIN { e
 
 assert_eq "discarded|1|t|final" "$(row $last "state, attempt, finalized_at IS NOT NULL, errors[1]->>'error'")" \
 	"max_attempts=1: discarded on the first error"
+assert_eq "discarded|t" "$(row $cut "state, errors[1]->>'error' = repeat('a', 8170) || repeat(U&'\\00e9', 3) || ' [truncated]'")" \
+	"a long message is cut before a whole character (and the outcome written)"
 
 assert_eq "retryable|3|3|again" "$(row $hist "state, attempt, array_length(errors, 1), errors[3]->>'error'")" \
 	"a job with 2 recorded errors: third error appended"
@@ -93,6 +98,21 @@ SQL
 )
 assert_eq "" "$out" "two records of one job not running, one without metadata: no error, no row applied"
 assert_eq 'retryable|true|me' "$(row $gone "state, metadata->>'second', metadata->>'keep'")" "the one with metadata merged"
+# A snooze whose batch committed but whose reply was lost, sent again after
+# the job was fetched once more (the snooze gave the attempt back, so the
+# new run has the same attempt number): it carries the attempted_at it was
+# fetched with, and leaves the new run alone. Without "at" it would apply.
+re1=$(insert_job demo.noop '{}' "state, attempt, attempted_at" "'running', 1, '2026-01-01T00:00:05Z'")
+re2=$(insert_job demo.noop '{}' "state, attempt, attempted_at" "'running', 1, '2026-01-01T00:00:05Z'")
+psql -XAtq -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
+PREPARE c AS $complete;
+EXECUTE c('[{"id": $re1, "fa": 1, "state": "available", "attempt": 0, "scheduled_at": "2026-01-01T00:00:02Z",
+             "metadata": {"snoozes": 1}, "at": "2026-01-01T00:00:01Z"},
+            {"id": $re2, "fa": 1, "state": "available", "attempt": 0, "scheduled_at": "2026-01-01T00:00:06Z",
+             "metadata": {"snoozes": 1}, "at": "2026-01-01T00:00:05Z"}]');
+SQL
+assert_eq "running|1|" "$(row $re1 "state, attempt, metadata->>'snoozes'")" "a retried record of an earlier run: the new run untouched"
+assert_eq "available|0|1" "$(row $re2 "state, attempt, metadata->>'snoozes'")" "a retried record of this run: applied"
 
 assert_eq "job kind is not registered in the client's Workers bundle: nobody.home|2" \
 	"$(row $unk "errors[1]->>'error', array_length(errors, 1)")" "unknown kind: River's error, retried normally"

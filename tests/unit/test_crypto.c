@@ -439,6 +439,26 @@ static void json_like_jsonb(void)
 	memset(deep, '[', 1000);
 	memset(deep + 1000, ']', 1000);
 	CHECK(json_check(deep, sizeof deep) == JK_BAD); /* bounded recursion */
+	/* Numbers as PostgreSQL 15's numeric takes them (each one tried with
+	 * '[N]'::jsonb): "value overflows numeric format" for the rest. */
+	static const char *const fits[] = {"1e1000",         "1e131071",      "-1e131071",
+	                                   "12345e131067",   "0.5e131072",    "1e-16383",
+	                                   "0.00012e-16378", "0e999999",      "1E+1000",
+	                                   "123456789e995",  "0.000001e-995", "0.0"};
+	static const char *const overflow[] = {"1e131072",       "12345e131068",    "0.5e131073",
+	                                       "1e-16384",       "1.5e-16383",      "0.00012e-16379",
+	                                       "0e-999999",      "1e999999",        "1e2147483648",
+	                                       "1e-1073741822", "0.0e99999999999"};
+	for (size_t i = 0; i < ARRAY_LEN(fits); i++)
+		if (json_check(fits[i], strlen(fits[i])) != JK_NUMBER) {
+			fprintf(stderr, "  refused %s\n", fits[i]);
+			CHECK(0);
+		}
+	for (size_t i = 0; i < ARRAY_LEN(overflow); i++)
+		if (json_check(overflow[i], strlen(overflow[i])) != JK_BAD) {
+			fprintf(stderr, "  took %s\n", overflow[i]);
+			CHECK(0);
+		}
 }
 
 static void unique_key_strings_like_river(void)
@@ -462,10 +482,33 @@ static void unique_key_strings_like_river(void)
 	free(s);
 }
 
+/* A handler's tags go into the insert as written: only a JSON array of
+ * tags alone passes, nothing after it. */
+static void enqueue_tags_strictly(void)
+{
+	static const char *const bad[] = {"[\"abc\"],\"state\":\"running\",\"queue\":\"x y\"",
+	                                  "[\"abc\"]]", "[\"abc\"] x", "{\"a\":1}", "[\"ab\"]"};
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		sluice_enqueue_opts o = {.size = sizeof o, .tags = bad[i]};
+		insert_job *j = NULL;
+		char err[256] = "";
+		CHECK(insert_prepare("demo.noop", "{}", &o, 1800000000000000LL, INSERT_NO_ENCRYPT, &j, err,
+		                     sizeof err) == -1);
+		CHECK(j == NULL && strstr(err, "tag"));
+	}
+	sluice_enqueue_opts o = {.size = sizeof o, .tags = " [\"abc\", \"de-f\"] "};
+	insert_job *j = NULL;
+	char err[256] = "";
+	CHECK(insert_prepare("demo.noop", "{}", &o, 1800000000000000LL, INSERT_NO_ENCRYPT, &j, err,
+	                     sizeof err) == 0);
+	insert_free(j);
+}
+
 UNIT_MAIN(UNIT(test_vector_seals_and_opens), UNIT(random_nonces_differ), UNIT(base64url_fields),
           UNIT(padding_hides_length_and_keeps_tokens_hashable),
           UNIT(unpadded_s2_and_relabelled_versions_fail),
           UNIT(long_kind_and_args_round_trip),
           UNIT(other_kind_or_flipped_byte_fails),
           UNIT(malformed_envelopes_are_errors_not_plaintext), UNIT(keys_decode_and_ids),
-          UNIT(key_sources_parse), UNIT(loading_keys_turns_core_dumps_off), UNIT(json_like_jsonb), UNIT(unique_key_strings_like_river))
+          UNIT(key_sources_parse), UNIT(loading_keys_turns_core_dumps_off), UNIT(json_like_jsonb), UNIT(enqueue_tags_strictly),
+          UNIT(unique_key_strings_like_river))

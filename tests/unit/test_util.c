@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "complete.h"
+#include "json.h"
 #include "unit.h"
 #include "util.h"
 
@@ -80,6 +81,12 @@ static void json_strings(void)
 	sb_json_str(&b, "a\"b\\c\n\x01\xc3\xa9");
 	CHECK_STR(sb_str(&b), "\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\"");
 	sb_free(&b);
+	/* Bytes that are not UTF-8 become U+FFFD: jsonb refuses them, and
+	 * with them the whole batch they ride in. */
+	sb_json_str(&b, "a\xc3 \xff\xed\xa0\x80\xf0\x9f\x98\x80\xe2\x82");
+	CHECK_STR(sb_str(&b), "\"a\\ufffd \\ufffd\\ufffd\\ufffd\\ufffd\xf0\x9f\x98\x80\\ufffd\\ufffd\"");
+	CHECK(json_is_valid(sb_str(&b), b.len));
+	sb_free(&b);
 }
 
 static void queue_and_kind_names(void)
@@ -122,6 +129,17 @@ static void completion_encoding(void)
 	          "\"cr\":false},{\"id\":8,\"fa\":1,\"state\":\"available\",\"attempt\":0,"
 	          "\"scheduled_at\":\"2027-01-15T08:00:00Z\",\"metadata\":{\"snoozes\":1},"
 	          "\"cr\":true}]");
+	sb_free(&s);
+	/* Sent again after a lost reply: with the attempted_at it was fetched
+	 * with (only then: the first time it costs nothing). */
+	a.next = NULL;
+	a.attempted_at_us = 1800000000000001LL;
+	completer_encode(&s, &a, 1);
+	CHECK(!strstr(sb_str(&s), "\"at\""));
+	sb_free(&s);
+	a.retried = true;
+	completer_encode(&s, &a, 1);
+	CHECK(strstr(sb_str(&s), ",\"at\":\"2027-01-15T08:00:00.000001Z\",\"cr\":false}]") != NULL);
 	sb_free(&s);
 }
 
