@@ -58,12 +58,27 @@ static void usage(FILE *f)
 
 int cli_fail(int code, const char *fmt, ...)
 {
+	char msg[2048];
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("sluice: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	/* One line, as promised. Of PostgreSQL's further lines only DETAIL
+	 * and HINT say something to a user; LINE, its caret and CONTEXT quote
+	 * the statement. */
+	sb line = {0};
+	for (char *l = msg, *next; l; l = next) {
+		next = strchr(l, '\n');
+		if (next)
+			*next++ = '\0';
+		if (l == msg || strncmp(l, "DETAIL:", 7) == 0 || strncmp(l, "HINT:", 5) == 0) {
+			if (line.len)
+				sb_putc(&line, ' ');
+			sb_puts(&line, str_trim(l));
+		}
+	}
+	fprintf(stderr, "sluice: %s\n", sb_str(&line));
+	sb_free(&line);
 	return code;
 }
 
