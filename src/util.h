@@ -37,10 +37,10 @@ void sb_put_i64(sb *b, int64_t v);
 size_t fmt_i64(int64_t v, char out[FMT_I64_MAX]);
 /* Appends s as a JSON string literal, quotes included. */
 void sb_json_str(sb *b, const char *s);
+void sb_json_strn(sb *b, const char *s, size_t n);
 /* Length of the well-formed UTF-8 sequence at p (1-4; PostgreSQL's rules:
  * no overlong forms, surrogates or code points past U+10FFFF), or 0. */
 size_t utf8_len(const unsigned char *p, size_t avail);
-void sb_json_strn(sb *b, const char *s, size_t n);
 /* Returns the buffer, NUL-terminated; the sb is left empty. */
 char *sb_take(sb *b);
 void sb_free(sb *b);

@@ -216,12 +216,12 @@ static int dry_run(cli *c, PGconn *conn, const enc_policy *p, const char *const 
 {
 	char *sql = sql_render(
 	    "SELECT CASE WHEN NOT args ? 'river_encrypt' THEN '(plaintext)'\n"
-	    "  WHEN " SQL_ENVELOPE_WELL_FORMED " THEN split_part(args ->> 'river_encrypt', '.', 3)\n"
-	    "  ELSE '(malformed)' END,\n"
-	    "  CASE WHEN args ? 'river_encrypt' AND " SQL_ENVELOPE_WELL_FORMED "\n"
-	    "    THEN split_part(args ->> 'river_encrypt', '.', 1) ELSE '' END, kind,\n"
+	    "  WHEN e.ok THEN split_part(args ->> 'river_encrypt', '.', 3) ELSE '(malformed)' END,\n"
+	    "  CASE WHEN e.ok THEN split_part(args ->> 'river_encrypt', '.', 1) ELSE '' END, kind,\n"
 	    "  count(*) FILTER (WHERE state <> 'running'), count(*) FILTER (WHERE state = 'running')\n"
-	    "FROM {S}river_job WHERE " TO_REWRITE "\n"
+	    "FROM {S}river_job,\n"
+	    "  LATERAL (SELECT args ? 'river_encrypt' AND " SQL_ENVELOPE_WELL_FORMED " AS ok) e\n"
+	    "WHERE " TO_REWRITE "\n"
 	    "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
 	    c->cfg.db_schema);
 	PGresult *r = exec_params(conn, sql, 6, params);
@@ -358,7 +358,6 @@ int cmd_reencrypt(cli *c)
 	struct sigaction sa = {.sa_handler = on_sigint}, old;
 	sigaction(SIGINT, &sa, &old);
 	counts n = {0};
-	long long stuck = 0; /* unreadable or too large, in the last pass */
 	int64_t t0 = now_us();
 	char err[300], after[24], lim[16];
 	params[7] = lim;
@@ -430,7 +429,6 @@ int cmd_reencrypt(cli *c)
 		n.from_s1 += pc.from_s1;
 		n.unreadable = pc.unreadable;
 		n.too_large = pc.too_large;
-		stuck = pc.unreadable + pc.too_large;
 		if (rc)
 			break;
 		/* Counted again even when interrupted: what is left is reported. */
@@ -440,7 +438,7 @@ int cmd_reencrypt(cli *c)
 		}
 		/* What remains is unreadable or too large here, or held by a
 		 * worker (locked for a fetch, or running). */
-		if (interrupted || left + running <= stuck)
+		if (interrupted || left + running <= n.unreadable + n.too_large)
 			break;
 		if (pc.rewritten == 0)
 			sleep(1); /* only locked or running rows left: let their holders finish */
