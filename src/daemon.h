@@ -24,6 +24,7 @@ typedef struct pq_queue {
 	char *name;
 	int max_workers;
 	int running;
+	int arrived;        /* fetched rows not yet dispatched (fetch.c) */
 	bool paused;
 	bool fetching;      /* a fetch is in flight */
 	bool again;         /* new work announced meanwhile: fetch again after it */

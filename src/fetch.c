@@ -79,19 +79,12 @@ static void on_fetched(db_status st, PGresult *res, const char *err, void *arg)
 		return;
 	}
 	int n = PQntuples(res);
-	job *first = NULL, **end = &first;
-	size_t runnable = 0;
-	for (int i = 0; i < n; i++) {
-		job *j = job_from_row(res, i);
-		if (daemon_dispatch(d, q, j)) {
-			*end = j;
-			end = &j->pool_next;
-			runnable++;
-		}
-	}
-	pool_submit(&d->pool, first, runnable);
 	if (n > 0)
 		log_debug("fetched", LS("queue", q->name), LI("jobs", n), LI("limit", limit));
+	/* The next fetch goes out before these rows are decoded, so that the
+	 * database works on it meanwhile instead of waiting for the loop
+	 * (about 2 ms per thousand rows). The rows hold their slots already. */
+	q->arrived = n;
 	q->backlog = n == limit;
 	if (q->again) {
 		q->again = false;
@@ -99,6 +92,18 @@ static void on_fetched(db_status st, PGresult *res, const char *err, void *arg)
 	} else if (q->backlog) {
 		fetch_trigger(q, FETCH_SLOT_FREED);
 	}
+	job *first = NULL, **end = &first;
+	size_t runnable = 0;
+	for (int i = 0; i < n; i++) {
+		job *j = job_from_row(res, i);
+		q->arrived--; /* counted in running from here */
+		if (daemon_dispatch(d, q, j)) {
+			*end = j;
+			end = &j->pool_next;
+			runnable++;
+		}
+	}
+	pool_submit(&d->pool, first, runnable);
 	daemon_maybe_finish(d);
 }
 
@@ -107,13 +112,14 @@ void fetch_trigger(pq_queue *q, enum fetch_reason why)
 	sluiced *d = q->d;
 	if (!d->ready || d->stopping || q->paused)
 		return;
-	int free_slots = q->max_workers - q->running;
+	int busy = q->running + q->arrived;
+	int free_slots = q->max_workers - busy;
 	if (free_slots <= 0)
 		return; /* a finishing job triggers again */
 	if (completer_full(&d->comp))
 		return; /* its on_room triggers every queue again */
 	if (why == FETCH_SLOT_FREED &&
-	    (!q->backlog || (free_slots < refill_batch(q) && q->running > 0)))
+	    (!q->backlog || (free_slots < refill_batch(q) && busy > 0)))
 		return; /* nothing known to wait, or too few slots yet */
 	if (q->fetching) {
 		if (why == FETCH_NEW_WORK)
