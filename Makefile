@@ -145,7 +145,7 @@ check-tsan:
 # The end-to-end tests with sluiced under valgrind (memcheck, full leak
 # check); any error fails the run.
 VALGRIND_TESTS ?= outcomes notify encryption reload hooks control children leader periodic \
-	metrics bad_input secrets shutdown timeout reindex
+	metrics bad_input secrets shutdown timeout reindex refused
 VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite
 check-valgrind: tests

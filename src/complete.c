@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "insert.h"
 #include "log.h"
 #include "metrics.h"
@@ -135,6 +137,27 @@ static void after_success(completer *c, PGresult *res)
 	c->ninflight = 0;
 }
 
+/* The error written for the run of k when its outcome was refused: as a
+ * handler's error (River's retry policy), without k's metadata and
+ * children, which may be what was refused. err is the database's message
+ * and SQLSTATE only (db.c), so it quotes none of the record. */
+static completion *refused(const completion *k, const char *err)
+{
+	job_facts f = {.id = k->job_id, .attempt = k->fetched_attempt,
+	               .attempted_at_us = k->attempted_at_us, .max_attempts = k->max_attempts,
+	               .errors_count = k->errors_count, .started_us = k->started_us,
+	               .kind_known = true};
+	sb m = {0};
+	sb_printf(&m, "sluice could not write this attempt's outcome (%s): %s", k->outcome ? k->outcome : k->state, err);
+	job_result r = {.outcome = SLUICE_ERROR, .message = sb_take(&m)};
+	double r01 = (double)randombytes_uniform(1u << 30) / (double)(1u << 30);
+	completion *e = outcome_build(&f, &r, now_us(), r01);
+	e->retried = k->retried;
+	e->fallback = true;
+	free(r.message);
+	return e;
+}
+
 static void on_result(db_status st, PGresult *res, const char *err, void *arg)
 {
 	completer *c = arg;
@@ -148,9 +171,19 @@ static void on_result(db_status st, PGresult *res, const char *err, void *arg)
 			c->limit = c->limit * 2 > COMPLETE_MAX_BATCH ? COMPLETE_MAX_BATCH : c->limit * 2;
 		break;
 	case DB_ESQL:
-		if (c->ninflight == 1) {
-			/* Bisected down to one record the database refuses: it cannot
-			 * be written, and retrying would block every other outcome. The
+		if (c->ninflight == 1 && !c->inflight->fallback) {
+			/* Bisected down to one record the database refuses (a
+			 * constraint or trigger of the table's, say): written instead
+			 * as an error of the attempt, with the reason, retried or
+			 * discarded by River's policy. */
+			completion *k = c->inflight;
+			log_error("cannot write job outcome; recording an error instead",
+			          LI("job_id", k->job_id), LS("outcome", k->outcome), LS("err", err));
+			c->inflight = refused(k, err);
+			completion_free(k);
+			requeue_inflight(c);
+		} else if (c->ninflight == 1) {
+			/* Not even that: retrying would block every other outcome. The
 			 * job stays running until the rescuer picks it up. */
 			c->failed++;
 			log_error("cannot write job outcome; leaving it to the rescuer",

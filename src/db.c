@@ -97,6 +97,24 @@ static char *one_line(const char *msg)
 	return s;
 }
 
+/* A failed statement's error as logged and passed on: PostgreSQL's primary
+ * message and SQLSTATE only. Its DETAIL and CONTEXT can quote the row or
+ * parameter being written ("Failing row contains (...)", "JSON data, line
+ * 1: ..."), and a job's row holds its handler's error texts, which may
+ * quote decrypted args. */
+static char *sql_error(const PGresult *res)
+{
+	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *code = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	if (!primary)
+		return one_line(res ? PQresultErrorMessage(res) : "no result");
+	sb b = {0};
+	sb_printf(&b, "%s (SQLSTATE %s)", primary, code ? code : "unknown");
+	char *msg = one_line(sb_str(&b));
+	sb_free(&b);
+	return msg;
+}
+
 static void fail_all(db_conn *c, const char *err)
 {
 	db_request *q = c->inflight;
@@ -240,7 +258,7 @@ static void collect_results(db_conn *c)
 		if (res && result_ok(res)) {
 			q->cb(DB_OK, res, NULL, q->arg);
 		} else {
-			char *msg = one_line(res ? PQresultErrorMessage(res) : "no result");
+			char *msg = sql_error(res);
 			q->cb(DB_ESQL, NULL, msg, q->arg);
 			free(msg);
 		}

@@ -31,6 +31,10 @@ typedef struct completion {
 	int fetched_attempt;     /* applies only while the row is still on this attempt */
 	int64_t attempted_at_us; /* the row's attempted_at as fetched */
 	bool retried;            /* sent before in a batch whose reply was lost */
+	bool fallback;           /* the error written instead of a refused outcome */
+	/* Of the run, for that error (complete.c): */
+	int max_attempts, errors_count;
+	int64_t started_us;
 	const char *outcome;     /* for metrics: completed, errored, timed_out, ... */
 	const char *state;       /* river_job_state name */
 	int attempt;             /* new attempt, or -1 to keep */

@@ -67,6 +67,9 @@ completion *outcome_build(const job_facts *f, const job_result *r, int64_t now_u
 	c->fetched_attempt = f->attempt;
 	c->attempted_at_us = f->attempted_at_us;
 	c->attempt = -1;
+	c->max_attempts = f->max_attempts;
+	c->errors_count = f->errors_count;
+	c->started_us = f->started_us;
 
 	/* First the effective outcome and its error text; the handler's return
 	 * value decides, the helpers only supply details. */

@@ -55,7 +55,7 @@ psql -XAtq -d "$DB" -c "BEGIN; UPDATE river_job SET priority = priority WHERE id
 holder=$!
 start_daemon "$TMP/c.ini" "$TMP/c.log" || finish
 check "a rebuild held up past reindex_timeout fails, saying why" \
-	wait_lines "$TMP/c.log" 'msg="reindex failed" index=river_job_args_index err="ERROR:  canceling statement due to statement timeout"' 1 15
+	wait_lines "$TMP/c.log" 'msg="reindex failed" index=river_job_args_index err="canceling statement due to statement timeout (SQLSTATE 57014)"' 1 15
 q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()" >/dev/null
 wait "$holder"
 check "the next index is rebuilt once the transaction is gone" wait_lines "$TMP/c.log" 'msg=reindexed index=river_job_kind ' 1 10

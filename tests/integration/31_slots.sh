@@ -15,6 +15,7 @@ q "INSERT INTO river_job (kind, args, max_attempts) SELECT 'torture.slow', '{\"m
 start_daemon "$TMP/s.ini" || finish
 check "all 16 completed" wait_for "SELECT count(*) = 16 FROM river_job WHERE state = 'completed'" 30
 stop_daemon
+check "no sanitizer reports" no_sanitizer_reports "$TMP/sluiced.1.log"
 
 # Longest wait of a job between its fetch and its handler's start: a job
 # fetched without a free worker waits a whole 600 ms job or more.
