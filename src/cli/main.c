@@ -65,13 +65,16 @@ int cli_fail(int code, const char *fmt, ...)
 	va_end(ap);
 	/* One line, as promised. Of PostgreSQL's further lines only DETAIL
 	 * and HINT say something to a user; LINE, its caret and CONTEXT quote
-	 * the statement. */
+	 * the statement. A DETAIL quoting the row ("Failing row contains")
+	 * is left out too: a job's row holds handler texts (errors[], output)
+	 * that may quote decrypted args. */
 	sb line = {0};
 	for (char *l = msg, *next; l; l = next) {
 		next = strchr(l, '\n');
 		if (next)
 			*next++ = '\0';
-		if (l == msg || strncmp(l, "DETAIL:", 7) == 0 || strncmp(l, "HINT:", 5) == 0) {
+		bool detail = strncmp(l, "DETAIL:", 7) == 0 && !strstr(l, "Failing row contains");
+		if (l == msg || detail || strncmp(l, "HINT:", 5) == 0) {
 			if (line.len)
 				sb_putc(&line, ' ');
 			sb_puts(&line, str_trim(l));

@@ -32,4 +32,13 @@ check "no PostgreSQL DETAIL in the log" sh -c "! grep -q 'Failing row' '$TMP/r.l
 stop_daemon
 assert_eq 0 "$STOP_RC" "stops cleanly"
 check "no sanitizer reports" no_sanitizer_reports "$TMP/r.log"
+
+# The admin tool leaves the quoted row out of its errors too: a plaintext
+# job whose (handler-written) metadata a constraint refuses to encrypt.
+q "INSERT INTO river_job (kind, args, metadata, max_attempts) VALUES ('demo.noop', '{\"i\":2}', '{\"output\":\"NOCRYPT $M\"}', 25)"
+q "ALTER TABLE river_job ADD CONSTRAINT test_refuse_cli CHECK (NOT (args ? 'river_encrypt' AND metadata::text LIKE '%NOCRYPT%'))"
+"$B/sluice" -c "$TMP/r.ini" reencrypt >"$TMP/re.out" 2>&1; rc=$?
+check "reencrypt fails on the refused row (exit $rc)" test "$rc" -ne 0
+check "and says why" grep -q 'violates check constraint "test_refuse_cli"' "$TMP/re.out"
+check "without quoting the row" sh -c "! grep -q -e '$M' -e 'Failing row' '$TMP/re.out'"
 finish
