@@ -119,6 +119,8 @@ completion *outcome_build(const job_facts *f, const job_result *r, int64_t now_u
 /* River's retry delay in seconds for a job that has errors_count errors
  * recorded before this one: (errors_count + 1)^4, +/- 10 % jitter. */
 double retry_delay_s(int errors_count, double rand01);
+/* A uniform random number in [0, 1) for that jitter. */
+double retry_rand01(void);
 
 /* Jobs whose next run is due within this are made available directly rather
  * than scheduled (River's scheduler interval). */

@@ -148,7 +148,7 @@ static void on_stuck(db_status st, PGresult *res, const char *err, void *arg)
 			state = "cancelled";
 		else if (attempt < max_attempts) {
 			state = "retryable";
-			double r01 = (double)randombytes_uniform(1u << 30) / (double)(1u << 30);
+			double r01 = retry_rand01();
 			fmt_rfc3339_us(now + (int64_t)(retry_delay_s(errors, r01) * 1e6), sched);
 		} else
 			state = "discarded";

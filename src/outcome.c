@@ -2,6 +2,7 @@
  * with (errors+1)^4 s backoff, discard at max_attempts, snooze, cancel,
  * discard, and "interrupted" (back to available when the daemon stops). */
 #include <math.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@ double retry_delay_s(int errors_count, double rand01)
 	double s = base + base * (rand01 * 0.2 - 0.1);
 	return s < MAX_RETRY_S ? s : MAX_RETRY_S;
 }
+
+double retry_rand01(void) { return (double)randombytes_uniform(1u << 30) / (double)(1u << 30); }
 
 static char *error_element(int64_t at_us, int attempt, const char *msg)
 {

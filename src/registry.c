@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <math.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -463,7 +462,7 @@ void registry_run(job *j)
 	};
 	/* Jitter only matters for a retry; getrandom() per job is not free. */
 	bool may_retry = j->result.outcome != SLUICE_OK || !f.kind_known || f.cancel_reason;
-	double r01 = may_retry ? (double)randombytes_uniform(1u << 30) / (double)(1u << 30) : 0.5;
+	double r01 = may_retry ? retry_rand01() : 0.5;
 	j->done = outcome_build(&f, &j->result, now_us(), r01);
 	/* Children go with a completed job only. */
 	if (strcmp(j->done->state, "completed") == 0) {

@@ -59,8 +59,12 @@ q "TRUNCATE river_job"
 gen 20000 K | "$S" -c "$TMP/a.ini" enqueue --stdin demo.noop --scheduled-at +1h >/dev/null
 "$S" -c "$TMP/ba.ini" reencrypt --batch 50 >/dev/null 2>&1 &
 rp=$!
-sleep 0.6; kill -9 "$rp"; wait "$rp" 2>/dev/null
-mid=$(q "SELECT count(*) FILTER (WHERE split_part(args->>'river_encrypt', '.', 3) = '$KB') FROM river_job")
+# Killed once its first batches have committed (polled, not a fixed sleep:
+# on a busy machine the first commit took longer than 0.6 s).
+rewritten() { q "SELECT count(*) FILTER (WHERE split_part(args->>'river_encrypt', '.', 3) = '$KB') FROM river_job"; }
+for _ in $(seq 1 200); do [ "$(rewritten)" -gt 0 ] && break; sleep 0.05; done
+kill -9 "$rp"; wait "$rp" 2>/dev/null
+mid=$(rewritten)
 check "killed midway ($mid of 20000 rewritten)" test "$mid" -gt 0 -a "$mid" -lt 20000
 assert_eq 20000 "$(q "SELECT count(*) FROM river_job WHERE split_part(args->>'river_encrypt', '.', 3) IN ('$KA', '$KB') AND split_part(args->>'river_encrypt', '.', 1) = 's2'")" \
 	"every row either old or new"
