@@ -135,8 +135,6 @@ static void after_success(completer *c, PGresult *res)
 	c->ninflight = 0;
 }
 
-static const char *completion_what(const completion *k) { return k->outcome ? k->outcome : k->state; }
-
 /* The error written for the run of k when its outcome was refused: as a
  * handler's error (River's retry policy), without k's metadata and
  * children, which may be what was refused. err is the database's message
@@ -148,7 +146,7 @@ static completion *refused(const completion *k, const char *err)
 	               .errors_count = k->errors_count, .started_us = k->started_us,
 	               .kind_known = true};
 	sb m = {0};
-	sb_printf(&m, "sluice could not write this attempt's outcome (%s): %s", completion_what(k), err);
+	sb_printf(&m, "sluice could not write this attempt's outcome (%s): %s", k->outcome, err);
 	job_result r = {.outcome = SLUICE_ERROR, .message = sb_take(&m)};
 	completion *e = outcome_build(&f, &r, now_us(), retry_rand01());
 	e->retried = k->retried;
@@ -177,7 +175,7 @@ static void on_result(db_status st, PGresult *res, const char *err, void *arg)
 			 * discarded by River's policy. */
 			completion *k = c->inflight;
 			log_error("cannot write job outcome; recording an error instead",
-			          LI("job_id", k->job_id), LS("outcome", completion_what(k)), LS("err", err));
+			          LI("job_id", k->job_id), LS("outcome", k->outcome), LS("err", err));
 			c->inflight = refused(k, err);
 			completion_free(k);
 			requeue_inflight(c);
