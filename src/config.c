@@ -341,18 +341,13 @@ static int p_retention(const key_def *k, const char *val, void *dst, const char 
 static int p_size(const key_def *k, const char *val, void *dst, const char **err)
 {
 	static char msg[80];
-	char *end;
-	double v = strtod(val, &end);
-	while (*end == ' ')
-		end++;
-	double mul = !*end ? 1 : strcmp(end, "KB") == 0 ? 1024.0 : strcmp(end, "MB") == 0 ? 1048576.0
-	                     : strcmp(end, "GB") == 0 ? 1073741824.0 : -1;
-	if (end == val || mul < 0 || v < 0) {
-		*err = "not a size (use e.g. 65536, 512KB, 16MB)";
+	int64_t b;
+	const char *why = NULL;
+	if (parse_size(val, k->max, &b, &why) < 0 && strcmp(why, "too large") != 0) {
+		*err = why;
 		return -1;
 	}
-	int64_t b = (int64_t)(v * mul);
-	if (b < k->min || b > k->max) {
+	if (why || b < k->min) {
 		snprintf(msg, sizeof msg, "must be %lld bytes to 1GB", (long long)k->min);
 		*err = msg;
 		return -1;

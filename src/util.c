@@ -259,6 +259,26 @@ void fmt_rfc3339_ms(int64_t us, char *buf)
 	snprintf(buf + n, 40 - n, ".%03lldZ", (long long)(frac / 1000));
 }
 
+int parse_size(const char *s, int64_t max, int64_t *out, const char **err)
+{
+	char *end;
+	double v = strtod(s, &end);
+	while (*end == ' ')
+		end++;
+	double mul = !*end ? 1 : strcmp(end, "KB") == 0 ? 1024.0 : strcmp(end, "MB") == 0 ? 1048576.0
+	                     : strcmp(end, "GB") == 0 ? 1073741824.0 : -1;
+	if (end == s || mul < 0 || !(v >= 0)) { /* !(v >= 0): NaN too */
+		*err = "not a size (use e.g. 65536, 512KB, 16MB)";
+		return -1;
+	}
+	if (v * mul > (double)max) { /* before the cast: inf and 1e30 fit no int64_t */
+		*err = "too large";
+		return -1;
+	}
+	*out = (int64_t)(v * mul);
+	return 0;
+}
+
 int parse_duration_ms(const char *s, int64_t *out, const char **err)
 {
 	while (isspace((unsigned char)*s))

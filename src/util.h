@@ -64,6 +64,9 @@ void fmt_rfc3339_ms(int64_t us, char *buf);
 /* "250ms", "1s", "1.5m", "2h" -> milliseconds. "0" alone is accepted.
  * Returns 0, or -1 with a reason in err. */
 int parse_duration_ms(const char *s, int64_t *out, const char **err);
+/* "65536", "512KB", "16MB", "1GB" (powers of 1024) -> bytes, at most max.
+ * Returns 0, or -1 with a reason in err. */
+int parse_size(const char *s, int64_t max, int64_t *out, const char **err);
 /* 1500 -> "1.5s"; buf: 32 bytes. */
 void fmt_duration_ms(int64_t ms, char *buf, size_t n);
 

@@ -28,9 +28,13 @@
 #define MAX_PASSES 10
 /* Exit code when rows remain that could not be rewritten. */
 #define EXIT_INCOMPLETE 2
-/* A batch's update parameter stops growing here (PostgreSQL takes at most
- * 1 GB in one value); the rows after it wait for the next batch. */
-#define BATCH_BYTES (64u << 20)
+/* A batch stops at this many bytes of args (as text), so memory stays
+ * bounded whatever the rows hold: up to [worker] max_args_size each, 16MB by
+ * default, and a batch of 500 such rows would be 8 GB at once. The update's
+ * one parameter, about 4/3 of it once sealed, stays far below the 1 GB
+ * PostgreSQL takes in one value. */
+#define DEFAULT_BATCH_BYTES (64LL << 20)
+#define MAX_BATCH_BYTES (256LL << 20)
 _Static_assert(ENCRYPTOR_NAME_MAX == 32 && KEY_ID_MAX == 32,
                "SQL_ENVELOPE_WELL_FORMED allows names of up to 32 characters");
 
@@ -43,7 +47,8 @@ static void on_sigint(int sig)
 
 static void help(void)
 {
-	printf("usage: sluice reencrypt [--dry-run] [--batch N] [--kinds a,b] [--include-finished]\n"
+	printf("usage: sluice reencrypt [--dry-run] [--batch N] [--batch-bytes SIZE] [--kinds a,b]\n"
+	       "                        [--include-finished]\n"
 	       "\n"
 	       "Rewrites, to the current (first) key and algorithm: plaintext args of kinds\n"
 	       "[encryption] encrypts, and args under older keys, another algorithm or the\n"
@@ -54,6 +59,8 @@ static void help(void)
 	       "batch in hand); run it again to continue. Run it only once every daemon has\n"
 	       "the current key.\n"
 	       "\n"
+	       "  --batch-bytes SIZE  a batch also stops at SIZE of args read (default 64MB,\n"
+	       "                      at most 256MB); its memory is about three times that\n"
 	       "  --dry-run           count what would be rewritten, by source and kind\n"
 	       "  --kinds a,b         only these kinds\n"
 	       "  --include-finished  also completed, cancelled and discarded jobs\n"
@@ -281,6 +288,7 @@ int cmd_reencrypt(cli *c)
 {
 	bool dry = false, finished = false;
 	int batch = DEFAULT_BATCH;
+	int64_t batch_bytes = DEFAULT_BATCH_BYTES;
 	char **kinds = NULL;
 	for (int i = 1; i < c->argc; i++) {
 		const char *v;
@@ -295,6 +303,10 @@ int cmd_reencrypt(cli *c)
 		} else if (cli_opt(c->argc, c->argv, &i, "--batch", &v)) {
 			if ((batch = parse_count(v, 1, 10000)) < 0)
 				return usage(kinds, "--batch must be a number of rows, 1..10000");
+		} else if (cli_opt(c->argc, c->argv, &i, "--batch-bytes", &v)) {
+			const char *why;
+			if (!v || parse_size(v, MAX_BATCH_BYTES, &batch_bytes, &why) < 0 || batch_bytes < 1)
+				return usage(kinds, "--batch-bytes must be a size up to 256MB, e.g. 16MB");
 		} else if (cli_opt(c->argc, c->argv, &i, "--kinds", &v)) {
 			strv_free(kinds);
 			kinds = NULL;
@@ -325,7 +337,7 @@ int cmd_reencrypt(cli *c)
 	}
 	char *kinds_lit = kinds ? array_literal(kinds) : NULL;
 	char *inc = array_literal(p->include), *exc = array_literal(p->exclude);
-	const char *params[8] = {p->alg->name, p->keys->ids[0], kinds_lit, finished ? "true" : "false",
+	const char *params[9] = {p->alg->name, p->keys->ids[0], kinds_lit, finished ? "true" : "false",
 	                         inc, exc};
 	const char *schema = c->cfg.db_schema;
 	size_t max_args = (size_t)c->cfg.max_args_size;
@@ -338,9 +350,17 @@ int cmd_reencrypt(cli *c)
 	}
 
 	count_sql = sql_render(count_sql_tmpl, schema);
+	/* Locks up to $8 rows; returns them in order while the args before each
+	 * add up to less than $9 bytes (so at least one), and how many it
+	 * locked: the rest are unlocked at commit and taken next batch. */
 	sb_printf(&q,
-	          "SELECT id, kind, args FROM {S}river_job WHERE id > $7::bigint AND %s\n"
-	          "ORDER BY id LIMIT $8::int FOR UPDATE SKIP LOCKED",
+	          "SELECT id, kind, args, locked FROM (\n"
+	          "  SELECT id, kind, args, count(*) OVER () AS locked,\n"
+	          "    sum(n) OVER (ORDER BY id) - n AS before\n"
+	          "  FROM (SELECT id, kind, args, octet_length(args::text) AS n\n"
+	          "    FROM {S}river_job WHERE id > $7::bigint AND %s\n"
+	          "    ORDER BY id LIMIT $8::int FOR UPDATE SKIP LOCKED) l) s\n"
+	          "WHERE before < $9::bigint ORDER BY id",
 	          where_clause);
 	select_sql = sql_render(sb_str(&q), schema);
 	update_sql = sql_render(
@@ -359,9 +379,12 @@ int cmd_reencrypt(cli *c)
 	sigaction(SIGINT, &sa, &old);
 	counts n = {0};
 	int64_t t0 = now_us();
-	char err[300], after[24], lim[16];
+	char err[300], after[24], lim[16], bytes[24];
+	snprintf(bytes, sizeof bytes, "%lld", (long long)batch_bytes);
 	params[7] = lim;
-	/* Rows per SELECT: batch, less while rows are big (BATCH_BYTES). */
+	params[8] = bytes;
+	/* Rows to lock per batch: batch, fewer while rows are big, so a batch
+	 * does not lock (and measure) many more rows than it can take. */
 	int limit = batch;
 	for (int pass = 0; pass < MAX_PASSES && rc == 0 && !interrupted && left + running > 0; pass++) {
 		counts pc = {0};
@@ -373,15 +396,16 @@ int cmd_reencrypt(cli *c)
 			params[6] = after;
 			PGresult *b = exec_params(conn, "BEGIN", 0, NULL);
 			PQclear(b);
-			PGresult *rows = b ? exec_params(conn, select_sql, 8, params) : NULL;
+			PGresult *rows = b ? exec_params(conn, select_sql, 9, params) : NULL;
 			if (!rows) {
 				rc = 1;
 				break;
 			}
-			int m = PQntuples(rows), fatal = 0, added = 0, taken = 0;
+			int m = PQntuples(rows), fatal = 0, added = 0;
+			int locked = m ? (int)pg_int(PQgetvalue(rows, 0, 3)) : 0;
 			sb json = {0};
 			sb_putc(&json, '[');
-			for (; taken < m && !fatal && json.len < BATCH_BYTES; taken++) {
+			for (int taken = 0; taken < m && !fatal; taken++) {
 				after_id = pg_int(PQgetvalue(rows, taken, 0));
 				char *sealed = rewrite(p, PQgetvalue(rows, taken, 1), PQgetvalue(rows, taken, 2),
 				                       max_args, &pc, err, sizeof err, &fatal);
@@ -414,13 +438,13 @@ int cmd_reencrypt(cli *c)
 			}
 			PQclear(cm);
 			progress(n.rewritten + pc.rewritten + pc.unreadable + pc.too_large, total, t0);
-			if (taken < m) { /* cut at BATCH_BYTES: the rest comes next */
-				limit = taken > 1 ? taken : 1;
+			if (m < locked) { /* cut at batch_bytes: the rest comes next */
+				limit = m;
 				continue;
 			}
 			if (limit < batch)
 				limit = limit * 2 < batch ? limit * 2 : batch;
-			if (m < asked)
+			if (locked < asked)
 				break;
 		}
 		n.rewritten += pc.rewritten;

@@ -39,6 +39,20 @@ static void durations(void)
 	CHECK(parse_duration_ms("7d", &ms, &err) == 0 && ms == 604800000);
 	CHECK(parse_duration_ms("soon", &ms, &err) < 0);
 	CHECK(parse_duration_ms("-1s", &ms, &err) < 0);
+	/* Sizes; NaN, inf and 1e30 are refused before any cast to int64_t
+	 * (UBSan catches a cast that overflows). */
+	int64_t sz;
+	CHECK(parse_size("16MB", 1LL << 30, &sz, &err) == 0 && sz == 16LL << 20);
+	CHECK(parse_size("512KB", 1LL << 30, &sz, &err) == 0 && sz == 512LL << 10);
+	CHECK(parse_size("65536", 1LL << 30, &sz, &err) == 0 && sz == 65536);
+	CHECK(parse_size("1GB", 1LL << 30, &sz, &err) == 0 && sz == 1LL << 30);
+	CHECK(parse_size("2GB", 1LL << 30, &sz, &err) < 0 && strstr(err, "too large"));
+	CHECK(parse_size("1e30", 1LL << 30, &sz, &err) < 0 && strstr(err, "too large"));
+	CHECK(parse_size("inf", 1LL << 30, &sz, &err) < 0 && strstr(err, "too large"));
+	CHECK(parse_size("nan", 1LL << 30, &sz, &err) < 0 && strstr(err, "not a size"));
+	CHECK(parse_size("-1MB", 1LL << 30, &sz, &err) < 0 && strstr(err, "not a size"));
+	CHECK(parse_size("16mb", 1LL << 30, &sz, &err) < 0 && strstr(err, "not a size"));
+	CHECK(parse_size("", 1LL << 30, &sz, &err) < 0);
 	char b[32];
 	fmt_duration_ms(1500, b, sizeof b);
 	CHECK_STR(b, "1.5s");
