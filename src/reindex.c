@@ -82,16 +82,19 @@ static void run_end(reindexer *r)
 
 /* A run whose connection does not come up soon is given up until the
  * next one, rather than rebuilding whenever a retry gets through (at the
- * busiest hour, say). */
-static void on_connect_deadline(uv_timer_t *t)
+ * busiest hour, say). Also when the next run is due first (a schedule
+ * shorter than the deadline): that run starts afresh instead of being
+ * skipped behind one that never connected. */
+static void give_up_connecting(reindexer *r)
 {
-	reindexer *r = t->data;
 	if (r->conn && !r->sent) {
 		log_warn("reindexer cannot connect; next run as scheduled",
-		         LI("waited_ms", REINDEX_CONNECT_MS));
+		         LI("waited_ms", (int64_t)(mono_ms() - r->started_ms)));
 		run_end(r);
 	}
 }
+
+static void on_connect_deadline(uv_timer_t *t) { give_up_connecting(t->data); }
 
 static void on_rebuilt(db_status st, PGresult *res, const char *err, void *arg);
 
@@ -216,6 +219,7 @@ static void on_timer(uv_timer_t *t)
 	r->next_us = cron_next(sched, r->next_us);
 	if (r->next_us >= 0 && r->next_us <= now) /* the loop was held up past a tick: skip it */
 		r->next_us = cron_next(sched, now);
+	give_up_connecting(r);
 	if (r->conn) {
 		log_warn("reindex run still in progress; skipping this one");
 	} else {
@@ -223,6 +227,7 @@ static void on_timer(uv_timer_t *t)
 		r->conn = xcalloc(1, sizeof *r->conn);
 		r->sent = false;
 		r->nindexes = r->next_index = 0;
+		r->started_ms = mono_ms(); /* of the connection, until a rebuild starts */
 		db_init(r->conn, r->d->loop, r->d->cfg.db_url, "reindex", on_state, NULL, r);
 		db_start(r->conn);
 		uv_timer_start(&r->connect_t, on_connect_deadline, REINDEX_CONNECT_MS, 0);

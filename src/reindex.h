@@ -18,7 +18,7 @@ typedef struct reindexer {
 	bool sent;       /* this run's first statements are queued */
 	int todo[8];     /* indexes (of reindex.c's list) to rebuild this run */
 	int nindexes, next_index;
-	uint64_t started_ms; /* of the rebuild in flight */
+	uint64_t started_ms; /* of the rebuild in flight, or of connecting */
 	int64_t next_us; /* the next run (UTC), -1 none */
 	uint64_t rebuilt; /* indexes, since start */
 } reindexer;

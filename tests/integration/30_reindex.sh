@@ -76,5 +76,30 @@ sed -i 's/^reindex_schedule = off$/reindex_schedule = @every 1s/' "$TMP/d.ini"
 kill -HUP "$DAEMON_PID"
 check "after a reload with a schedule, it runs" wait_lines "$TMP/d.log" 'msg=reindexed index=river_job_unique_idx ' 1 10
 stop_daemon; assert_eq 0 "$STOP_RC" "daemon d exits 0"
-for l in a b c d; do check "no sanitizer reports ($l)" no_sanitizer_reports "$TMP/$l.log"; done
+# A run whose connection is refused gives up at its deadline (a minute) or
+# when the next run is due, whichever comes first; that run starts afresh
+# rather than being skipped behind one that never connected. The limit is
+# a role's CONNECTION LIMIT (superusers have none): the daemon's own
+# connections fit in it, the reindexer's is one too many.
+R=sluice_reindex_$$
+q "SET client_min_messages = warning; DROP ROLE IF EXISTS $R; CREATE ROLE $R LOGIN IN ROLE postgres"
+maint_config "$TMP/e.ini" worker-e "reindex_schedule = off"
+DATABASE_URL=${DATABASE_URL/user=postgres/user=$R} start_daemon "$TMP/e.ini" "$TMP/e.log" || finish
+check "a leader is elected (e)" wait_for "SELECT leader_id = 'worker-e' FROM river_leader" 10
+sleep 1
+conns=$(q "SELECT count(*) FROM pg_stat_activity WHERE usename = '$R'")
+check "the daemon connects as the role" test "$conns" -gt 0
+q "ALTER ROLE $R CONNECTION LIMIT $conns"
+sed -i 's/^reindex_schedule = off$/reindex_schedule = @every 2s/' "$TMP/e.ini"
+kill -HUP "$DAEMON_PID"
+check "a refused reindex connection is given up when the next run is due" \
+	wait_lines "$TMP/e.log" 'msg="reindexer cannot connect; next run as scheduled"' 2 10
+check "the connection was refused by the role's limit" \
+	grep -q 'conn=reindex .*too many connections for role' "$TMP/e.log"
+assert_eq 0 "$(grep -c 'still in progress' "$TMP/e.log")" "no run is skipped behind one that never connected"
+q "ALTER ROLE $R CONNECTION LIMIT -1"
+check "once connections are allowed, the next run rebuilds" wait_lines "$TMP/e.log" 'msg=reindexed index=river_job_unique_idx ' 1 10
+stop_daemon; assert_eq 0 "$STOP_RC" "daemon e exits 0"
+q "SET client_min_messages = warning; DROP ROLE $R"
+for l in a b c d e; do check "no sanitizer reports ($l)" no_sanitizer_reports "$TMP/$l.log"; done
 finish
