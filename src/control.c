@@ -8,6 +8,7 @@
 
 #include "control.h"
 #include "daemon.h"
+#include "json.h"
 #include "log.h"
 #include "migrate.h"
 #include "sql.h"
@@ -77,10 +78,7 @@ void control_start(sluiced *d)
 void control_on_notify(sluiced *d, const char *payload)
 {
 	json_object *o = json_tokener_parse(payload), *v;
-	const char *action = o && json_object_object_get_ex(o, "action", &v) ? json_object_get_string(v) : "";
-	const char *queue = o && json_object_object_get_ex(o, "queue", &v) ? json_object_get_string(v) : "";
-	if (!queue)
-		queue = "";
+	const char *action = json_member_str(o, "action"), *queue = json_member_str(o, "queue");
 	if (strcmp(action, "pause") == 0 || strcmp(action, "resume") == 0) {
 		for (size_t i = 0; i < d->nqueues; i++)
 			if (strcmp(queue, "*") == 0 || strcmp(queue, d->queues[i].name) == 0)

@@ -1,6 +1,7 @@
 /* json.c -- see json.h. Recursive descent over the bytes, no allocation. */
 #include "json.h"
 
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -244,4 +245,12 @@ size_t json_prefix_len(const char *s, size_t len)
 	if (value(&c) == JK_BAD)
 		return 0;
 	return (size_t)((const char *)c.p - s);
+}
+
+const char *json_member_str(struct json_object *o, const char *key)
+{
+	json_object *v;
+	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return "";
+	return json_object_get_string(v);
 }

@@ -16,4 +16,10 @@ bool json_is_valid(const char *s, size_t len);
 /* Length of the JSON value at the start of s (after blanks), or 0. */
 size_t json_prefix_len(const char *s, size_t len);
 
+/* The string member key of the json-c object o, or "" when o is NULL or
+ * the member is absent or not a string (null, a number...): notification
+ * payloads come from anyone who can connect. */
+struct json_object;
+const char *json_member_str(struct json_object *o, const char *key);
+
 #endif

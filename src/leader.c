@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "log.h"
 #include "migrate.h"
 #include "util.h"
@@ -176,9 +177,8 @@ void leader_start(leader *l, const char *channel_prefix)
 
 void leader_on_notify(leader *l, const char *payload)
 {
-	json_object *o = json_tokener_parse(payload), *a, *id;
-	const char *action = o && json_object_object_get_ex(o, "action", &a) ? json_object_get_string(a) : "";
-	const char *who = o && json_object_object_get_ex(o, "leader_id", &id) ? json_object_get_string(id) : "";
+	json_object *o = json_tokener_parse(payload);
+	const char *action = json_member_str(o, "action"), *who = json_member_str(o, "leader_id");
 	char *mine = literal(who);
 	bool is_me = strcmp(mine, l->id_literal) == 0;
 	free(mine);

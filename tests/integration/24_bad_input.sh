@@ -1,6 +1,7 @@
 # Bad input gets a clear error and loses nothing: args that are not JSON
 # objects, oversized args (work and insert paths), a plugin that crashes in
-# its init, an unreachable database (logged, retried, no password shown).
+# its init, an unreachable database (logged, retried, no password shown),
+# malformed notifications on River's channels.
 . tests/lib/common.sh
 new_db badin
 write_config "$TMP/d.ini"
@@ -21,6 +22,15 @@ assert_match "^args too large: 20[0-9][0-9] bytes \(\[worker\] max_args_size is 
 	"$(q "SELECT errors[1]->>'error' FROM river_job WHERE id = $big")" "oversized args"
 assert_eq "f" "$(q "SELECT metadata ? 'output' FROM river_job WHERE id = $big")" "its handler never ran"
 assert_eq completed "$(q "SELECT state FROM river_job WHERE id = $fine")" "the daemon goes on"
+# Anyone who can connect may NOTIFY River's channels: payloads with nulls,
+# numbers or no JSON at all are ignored (a null action crashed the daemon).
+for p in '{"action":null}' '{"action":"pause","queue":null}' '{"action":5}' '{"action":"resigned","leader_id":null}' \
+	'{"action":"cancel","job_id":null}' '{"queue":null}' 'not json' '[1]' '""'; do
+	q "SELECT pg_notify(c, '$p') FROM unnest(ARRAY['public.river_control', 'public.river_leadership', 'public.river_insert']) c" >/dev/null
+done
+after=$(insert_job demo.noop '{}')
+check "malformed notifications are ignored" wait_for "SELECT state = 'completed' FROM river_job WHERE id = $after" 10
+kill -0 "$DAEMON_PID" && ok "the daemon is still up" || not_ok "the daemon died"
 stop_daemon
 out=$("$B/sluice" -c "$TMP/d.ini" enqueue demo.noop "{\"blob\": \"$(head -c 2000 /dev/zero | tr '\0' x)\"}" 2>&1); rc=$?
 assert_eq 1 "$rc" "enqueue of oversized args refused"
