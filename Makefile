@@ -22,7 +22,7 @@ ALL_CFLAGS = -std=c11 $(OPT) $(WARN) $(SAN) -fPIC -pthread $(PKG_CFLAGS) $(CFLAG
 ALL_LDFLAGS = $(SAN) -pthread $(LDFLAGS)
 
 # Everything but the two mains, shared by the daemon, the CLI and unit tests.
-CORE := log util json conninfo config migrations migrate db job outcome registry pool complete \
+CORE := log util json gojson conninfo config migrations migrate db job outcome registry pool complete \
         fetch daemon notify keys crypto encrypt hooks insert cron periodic_parse \
         leader maint reindex control metrics crash
 CLI := cli/main cli/migrate cli/enqueue cli/keygen cli/keys cli/reencrypt cli/jobs cli/queues \

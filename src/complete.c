@@ -65,6 +65,7 @@ static void on_timer(uv_timer_t *t)
 {
 	completer *c = t->data;
 	c->timer_armed = false;
+	c->retry_until_ms = 0; /* the pause, if any, is over (loop time lags mono_ms) */
 	flush(c);
 }
 
@@ -163,11 +164,30 @@ static void on_result(db_status st, PGresult *res, const char *err, void *arg)
 		metrics_complete_latency((double)(mono_ms() - c->sent_ms) / 1000.0);
 	switch (st) {
 	case DB_OK:
+		c->retry_ms = 0;
 		after_success(c, res);
 		if (c->limit < COMPLETE_MAX_BATCH)
 			c->limit = c->limit * 2 > COMPLETE_MAX_BATCH ? COMPLETE_MAX_BATCH : c->limit * 2;
 		break;
 	case DB_ESQL:
+		if (db_error_transient(c->conn)) {
+			/* A deadlock, a timeout, a server gone read-only for a
+			 * failover...: nothing is wrong with the records, so the same
+			 * batch is written again after a pause, never bisected into
+			 * errors of the jobs (that would re-run jobs that succeeded). */
+			c->retries++;
+			c->retry_ms = c->retry_ms ? c->retry_ms * 2 : COMPLETE_RETRY_MIN_MS;
+			if (c->retry_ms > COMPLETE_RETRY_MAX_MS)
+				c->retry_ms = COMPLETE_RETRY_MAX_MS;
+			c->retry_until_ms = mono_ms() + c->retry_ms;
+			log_warn("completion batch failed; writing it again", LI("batch", c->ninflight),
+			         LS("err", err), LI("retry_in_ms", (int64_t)c->retry_ms));
+			requeue_inflight(c);
+			uv_timer_stop(&c->timer);
+			c->timer_armed = false;
+			arm(c, c->retry_ms);
+			return;
+		}
 		if (c->ninflight == 1 && !c->inflight->fallback) {
 			/* Bisected down to one record the database refuses (a
 			 * constraint or trigger of the table's, say): written instead
@@ -224,7 +244,7 @@ static void on_result(db_status st, PGresult *res, const char *err, void *arg)
 
 static void flush(completer *c)
 {
-	if (c->flushing || !c->pending || !db_ready(c->conn))
+	if (c->flushing || !c->pending || !db_ready(c->conn) || mono_ms() < c->retry_until_ms)
 		return;
 	size_t n = c->pending < c->limit ? c->pending : c->limit;
 	completion *first = c->head, *last = first;
@@ -274,7 +294,11 @@ void completer_add(completer *c, completion *comp)
 		arm(c, COMPLETE_FLUSH_MS);
 }
 
-void completer_kick(completer *c) { flush(c); }
+void completer_kick(completer *c)
+{
+	c->retry_until_ms = 0;
+	flush(c);
+}
 
 void completer_prepare(completer *c)
 {

@@ -18,6 +18,10 @@
 #define COMPLETE_FLUSH_MS 50
 /* Upper bound on one statement's batch. */
 #define COMPLETE_MAX_BATCH 2000
+/* Pause before writing again a batch that failed for a reason that passes
+ * (db_error_transient), doubling up to the most. */
+#define COMPLETE_RETRY_MIN_MS 100
+#define COMPLETE_RETRY_MAX_MS 5000
 
 /* Outcomes waiting to be written at which fetching stops, until they drop
  * below half (River makes finished jobs wait at the same backlog, 10,000):
@@ -39,8 +43,10 @@ typedef struct completer {
 	bool timer_armed;
 	bool full; /* completer_full() said so; on_room when it drains */
 	uint64_t sent_ms;
+	uint64_t retry_ms;       /* pause after a transient failure, 0: none */
+	uint64_t retry_until_ms; /* no flush before (monotonic), but by kick */
 	uv_timer_t timer;
-	uint64_t applied, skipped, failed, children;
+	uint64_t applied, skipped, failed, children, retries;
 	void (*on_idle)(void *arg); /* called when nothing is pending or in flight */
 	void (*on_room)(void *arg); /* called when a full backlog fell below half */
 	void *arg;

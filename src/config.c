@@ -3,6 +3,7 @@
  * numbers to handlers in Debian's build, so the reader counts them. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -41,6 +42,11 @@ struct key_def {
 
 #define OFF(f) offsetof(cfg, f)
 
+/* Longest time limit, horizon or retention: 100 years. Far longer ones
+ * put now() minus them outside PostgreSQL's timestamps, and every rescue
+ * or clean would fail. */
+#define DURATION_MAX_MS (36500LL * 86400000)
+
 static int p_string(const key_def *k, const char *val, void *dst, const char **err);
 static int p_duration(const key_def *k, const char *val, void *dst, const char **err);
 static int p_level(const key_def *k, const char *val, void *dst, const char **err);
@@ -63,7 +69,7 @@ static const key_def keys[] = {
     {"worker", "plugins", p_list, OFF(plugins), "", 0, 0},
     {"worker", "poll_interval", p_duration, OFF(poll_interval_ms), "1s", 10, 3600000},
     {"worker", "fetch_cooldown", p_duration, OFF(fetch_cooldown_ms), "100ms", 0, 60000},
-    {"worker", "job_timeout", p_duration, OFF(job_timeout_ms), "60s", 0, INT64_MAX / 2},
+    {"worker", "job_timeout", p_duration, OFF(job_timeout_ms), "60s", 0, DURATION_MAX_MS},
     {"worker", "shutdown_timeout", p_duration, OFF(shutdown_timeout_ms), "30s", 0, 86400000},
     {"worker", "max_args_size", p_size, OFF(max_args_size), "16MB", 64, 1LL << 30},
     {"log", "level", p_level, OFF(log_level), "info", 0, 0},
@@ -74,13 +80,13 @@ static const key_def keys[] = {
     {"encryption", "kinds_exclude", p_list, OFF(kinds_exclude), "", 0, 0},
     {"encryption", "strict_kinds", p_list, OFF(strict_kinds), "", 0, 0},
     {"maintenance", "enabled", p_bool, OFF(maint_enabled), "true", 0, 0},
-    {"maintenance", "rescue_after", p_duration, OFF(rescue_after_ms), "1h", 1000, INT64_MAX / 2},
+    {"maintenance", "rescue_after", p_duration, OFF(rescue_after_ms), "1h", 1000, DURATION_MAX_MS},
     {"maintenance", "scheduler_interval", p_duration, OFF(scheduler_interval_ms), "5s", 100, 3600000},
     {"maintenance", "rescuer_interval", p_duration, OFF(rescuer_interval_ms), "30s", 100, 86400000},
     {"maintenance", "cleaner_interval", p_duration, OFF(cleaner_interval_ms), "30s", 100, 86400000},
-    {"maintenance", "completed_retention", p_retention, OFF(completed_retention_ms), "24h", 0, 0},
-    {"maintenance", "cancelled_retention", p_retention, OFF(cancelled_retention_ms), "24h", 0, 0},
-    {"maintenance", "discarded_retention", p_retention, OFF(discarded_retention_ms), "7d", 0, 0},
+    {"maintenance", "completed_retention", p_retention, OFF(completed_retention_ms), "24h", 0, DURATION_MAX_MS},
+    {"maintenance", "cancelled_retention", p_retention, OFF(cancelled_retention_ms), "24h", 0, DURATION_MAX_MS},
+    {"maintenance", "discarded_retention", p_retention, OFF(discarded_retention_ms), "7d", 0, DURATION_MAX_MS},
     {"maintenance", "reindex_schedule", p_schedule, 0, "@daily", 0, 0},
     {"maintenance", "reindex_timeout", p_duration, OFF(reindex_timeout_ms), "1m", 0, 86400000},
     {"metrics", "listen", p_listen, OFF(metrics_listen), "", 0, 0},
@@ -329,12 +335,11 @@ static int p_schedule(const key_def *k, const char *val, void *dst, const char *
 /* A duration, or -1 to keep forever. */
 static int p_retention(const key_def *k, const char *val, void *dst, const char **err)
 {
-	(void)k;
 	if (strcmp(val, "-1") == 0) {
 		*(int64_t *)dst = -1;
 		return 0;
 	}
-	return parse_duration_ms(val, (int64_t *)dst, err);
+	return p_duration(k, val, dst, err);
 }
 
 /* Bytes: "65536", "512KB", "16MB", "1GB" (powers of 1024). */
@@ -365,6 +370,25 @@ static int p_listen(const key_def *k, const char *val, void *dst, const char **e
 		long port = colon ? strtol(colon + 1, &end, 10) : 0;
 		if (!colon || colon == val || !colon[1] || *end || port < 1 || port > 65535) {
 			*err = "expected host:port, e.g. 127.0.0.1:9464";
+			return -1;
+		}
+		/* The addresses metrics_start() can bind: no name lookups. */
+		char host[INET6_ADDRSTRLEN + 2];
+		size_t hl = (size_t)(colon - val);
+		unsigned char a[sizeof(struct in6_addr)];
+		bool ok = hl < sizeof host;
+		if (ok) {
+			memcpy(host, val, hl);
+			host[hl] = '\0';
+			if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+				host[hl - 1] = '\0';
+				ok = inet_pton(AF_INET6, host + 1, a) == 1;
+			} else {
+				ok = strcmp(host, "localhost") == 0 || inet_pton(AF_INET, host, a) == 1;
+			}
+		}
+		if (!ok) {
+			*err = "the host must be an IPv4 address, [an IPv6 address] or localhost, e.g. 127.0.0.1:9464";
 			return -1;
 		}
 	}
@@ -442,7 +466,7 @@ static void check_line(parse_state *s)
 static void classify_line(parse_state *s, const char *line)
 {
 	line = skip_blanks(line);
-	if (s->lineno == 1 && (unsigned char)line[0] == 0xEF) /* UTF-8 BOM */
+	if (s->lineno == 1 && strncmp(line, "\xEF\xBB\xBF", 3) == 0) /* UTF-8 BOM */
 		line += 3;
 	s->line_needs_key = !(*line == '\0' || *line == '\n' || *line == '\r' || *line == ';' ||
 	                      *line == '#');
@@ -731,6 +755,10 @@ static void validate(parse_state *s, const char *env_url)
 	} else if (strlen(c->worker_id) >= 128) {
 		err_at(s, blame_line(s, "worker", "id"), "[worker] id: must be shorter than 128 characters");
 	}
+	/* River's default horizon is its job timeout plus an hour (client.go),
+	 * so a job that overran its limit still gets that hour to finish. */
+	if (!s->key_line[key_index("maintenance", "rescue_after")] && c->job_timeout_ms > 0)
+		c->rescue_after_ms += c->job_timeout_ms;
 	validate_encryption(s);
 	for (char **p = c->plugins; p && *p; p++) {
 		char *abs = resolve_path(s->path, *p);

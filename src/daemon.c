@@ -129,7 +129,9 @@ static void on_job_done(job *j, void *arg)
 	}
 	running_remove(d, j);
 	log_outcome(j, j->done);
-	metrics_job(j->pub.kind, j->pub.queue, j->done->outcome,
+	/* Kinds no plugin handles come from the table, which anyone may fill:
+	 * one series for all of them, so rows cannot add series. */
+	metrics_job(j->kind ? j->pub.kind : "unknown", j->pub.queue, j->done->outcome,
 	            (double)(now_us() - j->started_us) / 1e6);
 	if (j->failed_key_id[0])
 		metrics_decrypt_failure(j->failed_key_id);
@@ -681,6 +683,8 @@ static void gauges(sb *out, void *arg)
 	    {"sluice_completion_backlog", "gauge", "Outcomes waiting to be written."},
 	    {"sluice_completion_skipped_total", "counter",
 	     "Outcomes not written because the row was no longer running."},
+	    {"sluice_completion_retries_total", "counter",
+	     "Outcome batches written again after an error that passes (deadlock, timeout, read-only)."},
 	    {"sluice_children_inserted_total", "counter", "Jobs enqueued by handlers."},
 	    {"sluice_leader", "gauge", "1 while this daemon is River's leader."},
 	    {"sluice_jobs_scheduled_total", "counter", "Jobs the scheduler made available."},
@@ -689,7 +693,7 @@ static void gauges(sb *out, void *arg)
 	    {"sluice_indexes_rebuilt_total", "counter", "River's job indexes reindexed."},
 	    {"sluice_up", "gauge", "1 when healthy (see /healthz)."},
 	};
-	double v[] = {(double)completer_backlog(&d->comp), (double)d->comp.skipped,
+	double v[] = {(double)completer_backlog(&d->comp), (double)d->comp.skipped, (double)d->comp.retries,
 	              (double)d->comp.children, d->leader.is_leader, (double)d->maint.scheduled,
 	              (double)d->maint.rescued, (double)d->maint.cleaned,
 	              (double)d->maint.rx.rebuilt, health(d) == NULL};

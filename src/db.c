@@ -115,6 +115,23 @@ static char *sql_error(const PGresult *res)
 	return msg;
 }
 
+static bool sqlstate_transient(const char *s)
+{
+	if (!s || strlen(s) != 5)
+		return false;
+	static const char *const classes[] = {"40", "53", "08", "58"};
+	for (size_t i = 0; i < ARRAY_LEN(classes); i++)
+		if (strncmp(s, classes[i], 2) == 0)
+			return true;
+	static const char *const codes[] = {"55P03", "57014", "25006", "57P01", "57P02", "57P03"};
+	for (size_t i = 0; i < ARRAY_LEN(codes); i++)
+		if (strcmp(s, codes[i]) == 0)
+			return true;
+	return false;
+}
+
+bool db_error_transient(const db_conn *c) { return c->err_transient; }
+
 static void fail_all(db_conn *c, const char *err)
 {
 	db_request *q = c->inflight;
@@ -259,7 +276,9 @@ static void collect_results(db_conn *c)
 			q->cb(DB_OK, res, NULL, q->arg);
 		} else {
 			char *msg = sql_error(res);
+			c->err_transient = res && sqlstate_transient(PQresultErrorField(res, PG_DIAG_SQLSTATE));
 			q->cb(DB_ESQL, NULL, msg, q->arg);
+			c->err_transient = false;
 			free(msg);
 		}
 		if (res)
@@ -498,12 +517,13 @@ void db_close(db_conn *c, void (*cb)(db_conn *c))
 {
 	c->close_cb = cb;
 	stop_poll(c);
+	/* Closed before the callbacks run, so none can queue a statement on it. */
+	c->state = DB_CLOSED;
 	fail_all(c, "connection closed");
 	if (c->pg) {
 		PQfinish(c->pg);
 		c->pg = NULL;
 	}
-	c->state = DB_CLOSED;
 	uv_timer_stop(&c->timer);
 	uv_close((uv_handle_t *)&c->timer, on_timer_closed);
 }

@@ -49,8 +49,17 @@ struct db_conn {
 	uint64_t inflight_since_ms; /* monotonic start of the query in flight, 0: none */
 	bool ever_connected;
 	bool quiet_until_up; /* log failed attempts at debug after the first */
+	bool err_transient;  /* the DB_ESQL being reported may pass (db_error_transient) */
 	void (*close_cb)(db_conn *c);
 };
+
+/* During a DB_ESQL callback from c: whether the error is one that passes
+ * with time rather than one of the statement or its data: a deadlock or
+ * serialization failure (class 40), a lock or statement timeout or a
+ * cancel (55P03, 57014), a read-only server (25006, as during a
+ * failover), a shortage (class 53), a connection or system error (08, 58),
+ * the server shutting down (57P01-57P03). */
+bool db_error_transient(const db_conn *c);
 
 void db_init(db_conn *c, uv_loop_t *loop, const char *url, const char *name, db_state_cb on_state,
              db_notify_cb on_notify, void *arg);

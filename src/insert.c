@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "gojson.h"
 #include "hooks.h"
 #include "json.h"
 #include "util.h"
@@ -21,8 +22,9 @@
 #define UNIQUE_REQUIRED_STATES (1u | 16u | 64u | 128u) /* available pending running scheduled */
 
 typedef struct member {
-	const char *key; /* raw key text, without quotes */
+	const char *key; /* raw key text, without quotes; then dkey */
 	size_t keylen;
+	char *dkey; /* the key decoded (unique_key_string) */
 	const char *val; /* raw value text */
 	size_t vallen;
 } member;
@@ -141,21 +143,39 @@ char *unique_key_string(const char *kind, const char *args, const char *queue, u
 	if (!(flags & SLUICE_UNIQUE_EXCLUDE_KIND))
 		sb_printf(&b, "&kind=%s", kind);
 	if (flags & SLUICE_UNIQUE_BY_ARGS) {
-		/* River: all keys sorted, raw values, no spaces between members. */
-		member *m;
-		int n = members(args, strlen(args), &m);
-		if (n < 0) {
+		/* River: the top-level keys sorted by their decoded bytes, each
+		 * key and value as Go's json.Marshal wrote them (gojson.h). */
+		member *m = NULL;
+		int n = members(args, strlen(args), &m), rc = n < 0 ? -1 : 0;
+		for (int i = 0; i < n; i++) {
+			sb k = {0};
+			if (gojson_decode_str(&k, m[i].key - 1, m[i].keylen + 2) < 0)
+				rc = -1;
+			m[i].keylen = k.len;
+			m[i].key = m[i].dkey = sb_take(&k);
+		}
+		if (rc == 0) {
+			qsort(m, (size_t)n, sizeof *m, member_cmp);
+			sb_puts(&b, "&args={");
+			for (int i = 0; i < n && rc == 0; i++) {
+				if (i)
+					sb_putc(&b, ',');
+				gojson_put_string(&b, m[i].key, m[i].keylen);
+				sb_putc(&b, ':');
+				rc = gojson_append(&b, m[i].val, m[i].vallen);
+			}
+			sb_putc(&b, '}');
+		}
+		for (int i = 0; i < n; i++) { /* plaintext args, as s below */
+			sodium_memzero(m[i].dkey, m[i].keylen);
+			free(m[i].dkey);
+		}
+		if (n >= 0)
+			free(m);
+		if (rc < 0) {
 			sb_free(&b);
 			return NULL;
 		}
-		qsort(m, (size_t)n, sizeof *m, member_cmp);
-		sb_puts(&b, "&args={");
-		for (int i = 0; i < n; i++) {
-			sb_printf(&b, "%s\"%.*s\":", i ? "," : "", (int)m[i].keylen, m[i].key);
-			sb_putn(&b, m[i].val, m[i].vallen);
-		}
-		sb_putc(&b, '}');
-		free(m);
 	}
 	if ((flags & SLUICE_UNIQUE_BY_PERIOD) && period_s > 0) {
 		int64_t s = at_us / 1000000 - GO_ZERO_UNIX_S;
@@ -266,9 +286,10 @@ int insert_prepare(const char *kind, const char *args, const sluice_enqueue_opts
 	j->metadata = xstrdup(o.metadata ? o.metadata : "{}");
 	if (o.unique) {
 		/* Over the plaintext, before encryption: River's key, so River
-		 * clients and sluice agree on uniqueness. */
-		char *s = unique_key_string(kind, args, queue, o.unique, o.unique_period_s,
-		                            o.scheduled_at_us ? o.scheduled_at_us : now_us);
+		 * clients and sluice agree on uniqueness. The period is the insert
+		 * time's, scheduled or not: River's client computes the key before
+		 * it sets scheduled_at (client.go). */
+		char *s = unique_key_string(kind, args, queue, o.unique, o.unique_period_s, now_us);
 		crypto_hash_sha256(j->unique_key, (const uint8_t *)s, strlen(s));
 		sodium_memzero(s, strlen(s));
 		free(s);

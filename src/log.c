@@ -9,7 +9,7 @@
 
 #include "util.h"
 
-int log_level_current = LOG_INFO;
+_Atomic int log_level_current = LOG_INFO;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 

@@ -24,7 +24,8 @@ typedef struct log_field {
 #define LS(k, x) ((log_field){(k), 's', {.s = (x)}})
 #define LD(k, x) ((log_field){(k), 'd', {.d = (double)(x)}})
 
-extern int log_level_current;
+/* Set on reload by the loop thread, read by every thread (handlers log). */
+extern _Atomic int log_level_current;
 
 void log_set_level(int level);
 /* Returns the level for "error".."debug", or -1. */

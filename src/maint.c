@@ -138,9 +138,12 @@ static void on_stuck(db_status st, PGresult *res, const char *err, void *arg)
 		m->rescue_after_id = id;
 		const kind_entry *k = registry_find(kind);
 		if (!cancel && k) {
+			/* As River's rescuer: a job with no time limit (the kind's -1,
+			 * or [worker] job_timeout = 0, River's -1) may run for days, so
+			 * it is never stuck; one within its limit is not stuck yet. */
 			int64_t timeout = k->timeout_ms ? k->timeout_ms : m->d->cfg.job_timeout_ms;
-			if (k->timeout_ms < 0 || (timeout > 0 && (now - attempted_us) / 1000 < timeout))
-				continue; /* no timeout, or still within its own: not stuck yet */
+			if (timeout <= 0 || (now - attempted_us) / 1000 < timeout)
+				continue;
 		}
 		const char *state;
 		char sched[40] = "";
@@ -317,11 +320,14 @@ static void enqueue_tick(maint *m, const periodic_def *def, int64_t tick)
 	char ts[40], err[300];
 	fmt_rfc3339_us(tick, ts);
 	sb meta = {0};
-	sb_puts(&meta, "{\"periodic_job\":");
+	/* River's periodic metadata and scheduled_at (the tick), and the tick
+	 * itself, which a retry's scheduled_at no longer shows. */
+	sb_puts(&meta, "{\"periodic\":true,\"river:periodic_job_id\":");
 	sb_json_str(&meta, def->name);
 	sb_printf(&meta, ",\"periodic_tick\":\"%s\"}", ts);
 	sluice_enqueue_opts o = {.size = sizeof o, .queue = def->queue, .priority = def->priority,
-	                         .max_attempts = def->max_attempts, .metadata = sb_str(&meta)};
+	                         .max_attempts = def->max_attempts, .metadata = sb_str(&meta),
+	                         .scheduled_at_us = tick};
 	insert_job *j;
 	if (insert_prepare(def->kind, def->args, &o, now_us(), 0, &j, err, sizeof err) < 0) {
 		log_error("periodic job refused", LS("name", def->name), LS("reason", err));

@@ -6,6 +6,8 @@
 new_db leader
 maint_config "$TMP/a.ini" worker-a "rescue_after = 10s"
 maint_config "$TMP/b.ini" worker-b "rescue_after = 10s"
+# No time limit for the kinds they handle: River never rescues such jobs.
+sed -i 's/^\[worker\]$/[worker]\njob_timeout = 0/' "$TMP/a.ini" "$TMP/b.ini"
 start_daemon "$TMP/a.ini" "$TMP/a.log" || finish; A=$DAEMON_PID
 start_daemon "$TMP/b.ini" "$TMP/b.log" || finish; B_=$DAEMON_PID
 check "a leader is elected" wait_for "SELECT count(*) = 1 FROM river_leader" 10
@@ -40,6 +42,7 @@ unk=$(stuck nobody.home 1 25 '{}')
 last=$(stuck nobody.home 3 3 '{}')
 cancel=$(stuck nobody.home 1 25 '{"cancel_attempted_at": "2026-01-01T00:00:00Z"}')
 fresh=$(insert_job nobody.home '{}' "state, attempt, attempted_at" "'running', 1, now()")
+nolimit=$(stuck demo.noop 1 25 '{}')
 done_=$(insert_job demo.noop '{}' "state, attempt, attempted_at, finalized_at" "'completed', 1, now() - interval '1 hour', now()")
 check "stuck jobs rescued" wait_for "SELECT count(*) = 3 FROM river_job WHERE id IN ($unk, $last, $cancel) AND state <> 'running'" 10
 assert_eq "retryable|Stuck job rescued by JobRescuer|1" \
@@ -48,6 +51,7 @@ assert_eq "retryable|Stuck job rescued by JobRescuer|1" \
 assert_eq discarded "$(q "SELECT state FROM river_job WHERE id = $last")" "at max_attempts: discarded"
 assert_eq cancelled "$(q "SELECT state FROM river_job WHERE id = $cancel")" "cancel requested: cancelled"
 assert_eq "running|" "$(q "SELECT state, errors FROM river_job WHERE id = $fresh")" "a job running less than rescue_after is left alone"
+assert_eq "running|" "$(q "SELECT state, errors FROM river_job WHERE id = $nolimit")" "a kind with no time limit (job_timeout = 0) is never rescued"
 assert_eq "completed|" "$(q "SELECT state, errors FROM river_job WHERE id = $done_")" "a finished row is not touched"
 sleep 1
 assert_eq "1|1" "$(q "SELECT count(*) FILTER (WHERE e->>'error' = 'Stuck job rescued by JobRescuer'), max(metadata->>'river:rescue_count')

@@ -12,14 +12,16 @@ for id in a b; do
 done
 sleep 9
 # One statement: a tick enqueued between two counts would look like a duplicate.
-read -r ticks distinct < <(q "SELECT count(*), count(DISTINCT metadata->>'periodic_tick') FROM river_job WHERE metadata->>'periodic_job' = 'ticker'" | tr '|' ' ')
+read -r ticks distinct < <(q "SELECT count(*), count(DISTINCT metadata->>'periodic_tick') FROM river_job WHERE metadata->>'river:periodic_job_id' = 'ticker'" | tr '|' ' ')
 check "ticks enqueued (${ticks} in 9s)" test "$ticks" -ge 3
 assert_eq "$distinct" "$ticks" "each tick exactly once with two daemons"
-assert_eq 0 "$(q "SELECT count(*) FROM river_job WHERE metadata->>'periodic_job' = 'ticker' AND NOT args ? 'river_encrypt'")" \
+assert_eq 0 "$(q "SELECT count(*) FROM river_job WHERE metadata->>'river:periodic_job_id' = 'ticker' AND NOT args ? 'river_encrypt'")" \
 	"periodic args pass the encrypt hook"
-check "and they run" wait_for "SELECT count(*) >= 3 FROM river_job WHERE metadata->>'periodic_job' = 'ticker' AND metadata->'output' = '{\"tick\": true}'" 5
-assert_eq 0 "$(q "SELECT count(*) FROM (SELECT extract(epoch FROM (metadata->>'periodic_tick')::timestamptz)::bigint % 2 AS r FROM river_job WHERE metadata->>'periodic_job' = 'ticker') x WHERE r <> 0")" \
+assert_eq "$ticks" "$(q "SELECT count(*) FROM river_job WHERE metadata->>'river:periodic_job_id' = 'ticker' AND metadata->'periodic' = 'true' AND scheduled_at = (metadata->>'periodic_tick')::timestamptz")" \
+	"River's periodic metadata, scheduled at the tick"
+check "and they run" wait_for "SELECT count(*) >= 3 FROM river_job WHERE metadata->>'river:periodic_job_id' = 'ticker' AND metadata->'output' = '{\"tick\": true}'" 5
+assert_eq 0 "$(q "SELECT count(*) FROM (SELECT extract(epoch FROM (metadata->>'periodic_tick')::timestamptz)::bigint % 2 AS r FROM river_job WHERE metadata->>'river:periodic_job_id' = 'ticker') x WHERE r <> 0")" \
 	"@every ticks are aligned (every daemon computes the same ones)"
-assert_eq 0 "$(q "SELECT count(*) FROM river_job WHERE metadata->>'periodic_job' = 'nightly'")" "a 3 AM job is not run now"
+assert_eq 0 "$(q "SELECT count(*) FROM river_job WHERE metadata->>'river:periodic_job_id' = 'nightly'")" "a 3 AM job is not run now"
 for id in a b; do stop_daemon "${DAEMON_PIDS[$([ $id = a ] && echo 0 || echo 1)]}"; done
 finish

@@ -7,8 +7,9 @@ maint_config "$TMP/d.ini" worker-a
 printf '[metrics]\nlisten = 127.0.0.1:%s\n' "$PORT" >>"$TMP/d.ini"
 q "INSERT INTO river_job (kind, args, max_attempts) SELECT 'demo.noop', '{\"secret\":\"ARG_MARKER\"}', 25 FROM generate_series(1, 37)"
 q "INSERT INTO river_job (kind, args, max_attempts) SELECT 'demo.fail', '{\"message\":\"ARG_MARKER\"}', 1 FROM generate_series(1, 5)"
+q "INSERT INTO river_job (kind, args, max_attempts) SELECT 'nobody.k' || i, '{}', 1 FROM generate_series(1, 3) i"
 start_daemon "$TMP/d.ini" || finish
-wait_for "SELECT count(*) = 42 FROM river_job WHERE state IN ('completed', 'discarded')" 10
+wait_for "SELECT count(*) = 45 FROM river_job WHERE state IN ('completed', 'discarded')" 10
 sleep 0.5
 curl -sf "http://127.0.0.1:$PORT/metrics" >"$TMP/metrics.txt"; rc=$?
 assert_eq 0 "$rc" "GET /metrics"
@@ -25,6 +26,9 @@ for m in sluice_fetch_duration_seconds_count sluice_complete_duration_seconds_co
 done
 # Drained queues report 0 rather than vanishing (sampled every 10 s).
 check "queue depth sampled by the leader, 0 once drained" bash -c "for i in \$(seq 50); do curl -s http://127.0.0.1:$PORT/metrics | grep -qx 'sluice_queue_depth{queue=\"default\",state=\"available\"} 0' && exit 0; sleep 0.5; done; exit 1"
+assert_eq 3 "$(awk '$1 ~ /^sluice_jobs_total\{kind="unknown",/ {n += $2} END {print n + 0}' "$TMP/metrics.txt")" \
+	"kinds no plugin handles are counted as kind=unknown"
+check "and add no series of their own" test "$(grep -c 'nobody\.k' "$TMP/metrics.txt")" = 0
 check "no args in any label or value" test "$(grep -c ARG_MARKER "$TMP/metrics.txt")" = 0
 assert_eq "ok" "$(curl -sf "http://127.0.0.1:$PORT/healthz")" "/healthz 200 when connected"
 assert_eq 404 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/nope")" "unknown path 404"

@@ -41,6 +41,14 @@ assert_eq 0 "$(q "SELECT count(*) FROM river_job")" "nothing inserted by any of 
 out=$("$S" "${C[@]}" enqueue demo.noop '{"x":1}' --unique-by-args --scheduled-at +1h)
 assert_eq "skipped: a job with the same unique key exists" "$out" "a unique duplicate is skipped"
 q "DELETE FROM river_job"
+# The key a Go client gets for the same job: args as json.Marshal writes
+# them (compact, <>& escaped, 2.0 as 2), the period of the insert time even
+# when scheduled later (River computes the key before scheduled_at).
+"$S" "${C[@]}" enqueue demo.noop '{"b": {"y": 2.0}, "a": "x<y"}' --unique-by-args --unique-period 1h --scheduled-at +3h >/dev/null
+assert_eq t "$(q "SELECT unique_key = sha256(convert_to('&kind=demo.noop&args={\"a\":\"x\\u003cy\",\"b\":{\"y\":2}}&period='
+	|| to_char(date_trunc('hour', created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'UTF8'))
+	FROM river_job")" "the unique key is River's for the same args and insert time"
+q "DELETE FROM river_job"
 
 # 100,000 jobs from stdin in one command: fast, all encrypted, all worked.
 t0=$(date +%s%N)

@@ -2,7 +2,8 @@
 # own, which a handler's output trips) loses nothing and leaks nothing: the
 # completer bisects its batch down to the one record, writes it instead as
 # an error of the attempt naming PostgreSQL's reason (retried, then
-# discarded, by River's policy), and the other outcomes are written.
+# discarded, by River's policy), and the other outcomes are written. An
+# error that passes (serialization failure) is retried instead.
 # PostgreSQL's DETAIL ("Failing row contains (...)", the whole row with its
 # metadata) is never logged: demo.echo's output is its decrypted args.
 . tests/lib/common.sh
@@ -29,6 +30,26 @@ assert_eq "1|t|f" "$(q "SELECT (errors[1]->>'attempt')::int, (errors[1]->>'at'):
 check "logged with the job id" grep -q "msg=\"cannot write job outcome; recording an error instead\" job_id=$bad outcome=completed err=\"new row for relation" "$TMP/r.log"
 check "the handler's output (its decrypted args) is in no log line" sh -c "! grep -q '$M' '$TMP/r.log'"
 check "no PostgreSQL DETAIL in the log" sh -c "! grep -q 'Failing row' '$TMP/r.log'"
+# An error that passes (a serialization failure, raised here by a trigger
+# the first 3 times a row is completed; deadlocks, timeouts and a server
+# gone read-only are alike): the same batch is written again after a
+# pause, not turned into an error of the job, which succeeded.
+q "CREATE SEQUENCE flaky_seq;
+   CREATE FUNCTION flaky() RETURNS trigger LANGUAGE plpgsql AS \$\$
+   BEGIN
+     IF NEW.state = 'completed' AND nextval('flaky_seq') <= 3 THEN
+       RAISE EXCEPTION 'could not serialize access' USING ERRCODE = '40001';
+     END IF;
+     RETURN NEW;
+   END \$\$;
+   CREATE TRIGGER flaky BEFORE UPDATE ON river_job FOR EACH ROW EXECUTE FUNCTION flaky()"
+ok_job=$(enc demo.noop '{"i":3}')
+check "a job whose outcome met a passing error completes" \
+	wait_for "SELECT state = 'completed' FROM river_job WHERE id = $ok_job" 20
+assert_eq "1|" "$(q "SELECT attempt, errors FROM river_job WHERE id = $ok_job")" "in its first attempt, with no error"
+assert_eq 3 "$(grep -c 'msg="completion batch failed; writing it again" batch=1 err="could not serialize access (SQLSTATE 40001)"' "$TMP/r.log")" \
+	"each failure logged, then written again"
+q "DROP TRIGGER flaky ON river_job"
 stop_daemon
 assert_eq 0 "$STOP_RC" "stops cleanly"
 check "no sanitizer reports" no_sanitizer_reports "$TMP/r.log"

@@ -469,7 +469,7 @@ static void unique_key_strings_like_river(void)
 	                            "default", SLUICE_UNIQUE_BY_ARGS | SLUICE_UNIQUE_BY_QUEUE |
 	                                           SLUICE_UNIQUE_BY_PERIOD,
 	                            3600, at);
-	CHECK_STR(s, "&kind=mail.send&args={\"body\":{\"x\": [1, 2]},\"to\":\"a\"}"
+	CHECK_STR(s, "&kind=mail.send&args={\"body\":{\"x\":[1,2]},\"to\":\"a\"}"
 	             "&period=2026-11-23T12:00:00Z&queue=default");
 	free(s);
 	/* Go truncates from year 1: a 7-day period is not aligned to the Unix epoch */
