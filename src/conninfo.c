@@ -178,3 +178,14 @@ int conninfo_check(const char *conninfo, char *err, size_t errlen)
 	free(m);
 	return -1;
 }
+
+PGconn *conninfo_connect_start(const char *conninfo)
+{
+	/* Keys before dbname are defaults the expanded string overrides;
+	 * fallback_application_name yields to application_name itself. */
+	static const char *const keys[] = {"keepalives_idle", "keepalives_interval",
+	                                   "keepalives_count", "tcp_user_timeout", "dbname",
+	                                   "fallback_application_name", NULL};
+	const char *vals[] = {"30", "10", "3", "60000", conninfo, "sluiced", NULL};
+	return PQconnectStartParams(keys, vals, 1);
+}

@@ -14,4 +14,13 @@ char *conninfo_redact(const char *conninfo, const char *msg);
 /* 0 if libpq can parse conninfo; else -1 and why (redacted) in err. */
 int conninfo_check(const char *conninfo, char *err, size_t errlen);
 
+/* PQconnectStartParams(conninfo) with sluiced's defaults, each of which
+ * conninfo may set otherwise: application name "sluiced", and over TCP
+ * keepalives after 30 s idle, every 10 s, 3 unanswered, and a 60 s
+ * tcp_user_timeout, so a network path that vanished without a reset (a
+ * failover, a NAT dropping state) fails the connection within about a
+ * minute instead of leaving a statement waiting for hours. */
+struct pg_conn;
+struct pg_conn *conninfo_connect_start(const char *conninfo);
+
 #endif

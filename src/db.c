@@ -172,6 +172,25 @@ static void on_retry_timer(uv_timer_t *t)
 	}
 }
 
+/* Takes msg. */
+static void fail_down(db_conn *c, char *msg, bool was_ready)
+{
+	uv_timer_start(&c->timer, on_retry_timer, (uint64_t)c->backoff_ms, 0);
+	c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+	fail_all(c, msg);
+	if (was_ready && c->on_state)
+		c->on_state(c, false, c->arg);
+	free(msg);
+}
+
+static void on_deferred_down(uv_timer_t *t)
+{
+	db_conn *c = t->data;
+	char *msg = c->down_msg;
+	c->down_msg = NULL;
+	fail_down(c, msg, c->down_was_ready);
+}
+
 static void broken(db_conn *c, const char *why)
 {
 	bool was_ready = c->state == DB_READY;
@@ -191,12 +210,16 @@ static void broken(db_conn *c, const char *why)
 	}
 	c->state = DB_DOWN;
 	uv_timer_stop(&c->timer);
-	uv_timer_start(&c->timer, on_retry_timer, (uint64_t)c->backoff_ms, 0);
-	c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
-	fail_all(c, msg);
-	if (was_ready && c->on_state)
-		c->on_state(c, false, c->arg);
-	free(msg);
+	if (c->in_enqueue) {
+		/* A send failed inside db_query_*(), whose callers count on no
+		 * callback before it returns (db.h): the requests fail from the
+		 * loop, at once. */
+		c->down_msg = msg;
+		c->down_was_ready = was_ready;
+		uv_timer_start(&c->timer, on_deferred_down, 0, 0);
+		return;
+	}
+	fail_down(c, msg, was_ready);
 }
 
 static void send_next(db_conn *c)
@@ -371,10 +394,8 @@ static void on_poll(uv_poll_t *p, int status, int events)
 
 static void connect_now(db_conn *c)
 {
-	static const char *const keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {c->url, "sluiced", NULL};
 	c->state = DB_CONNECTING;
-	c->pg = PQconnectStartParams(keys, vals, 1);
+	c->pg = conninfo_connect_start(c->url);
 	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
 		broken(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
 		return;
@@ -402,7 +423,9 @@ static int enqueue(db_conn *c, db_request *q)
 	else
 		c->head = q;
 	c->tail = q;
+	c->in_enqueue = true;
 	send_next(c);
+	c->in_enqueue = false;
 	return 0;
 }
 
@@ -502,6 +525,8 @@ static void on_timer_closed(uv_handle_t *h)
 	db_conn *c = h->data;
 	free(c->url);
 	c->url = NULL;
+	free(c->down_msg);
+	c->down_msg = NULL;
 	while (c->prepared) {
 		db_prepared *next = c->prepared->next;
 		free(c->prepared->name);

@@ -50,6 +50,9 @@ struct db_conn {
 	bool ever_connected;
 	bool quiet_until_up; /* log failed attempts at debug after the first */
 	bool err_transient;  /* the DB_ESQL being reported may pass (db_error_transient) */
+	bool in_enqueue;     /* inside db_query_*(): a broken send fails from the loop */
+	bool down_was_ready;
+	char *down_msg; /* why, until on_deferred_down reports it */
 	void (*close_cb)(db_conn *c);
 };
 

@@ -3,6 +3,7 @@
 #include "conninfo.h"
 #include "unit.h"
 
+#include <libpq-fe.h>
 #include <stdlib.h>
 
 static void redacts_url_password(void)
@@ -54,5 +55,43 @@ static void check_rejects_without_echo(void)
 	CHECK(conninfo_check("host=/tmp dbname=x", err, sizeof err) == 0);
 }
 
+/* The options a connection starts with (no server needed: PQconninfo
+ * reads them off the connection object). */
+static const char *opt(PQconninfoOption *o, const char *key)
+{
+	for (; o->keyword; o++)
+		if (strcmp(o->keyword, key) == 0)
+			return o->val ? o->val : "";
+	return "(none)";
+}
+
+static void connections_default_to_keepalives(void)
+{
+	PGconn *c = conninfo_connect_start("postgresql://127.0.0.1:1/app");
+	PQconninfoOption *o = PQconninfo(c);
+	CHECK_STR(opt(o, "keepalives_idle"), "30");
+	CHECK_STR(opt(o, "keepalives_interval"), "10");
+	CHECK_STR(opt(o, "keepalives_count"), "3");
+	CHECK_STR(opt(o, "tcp_user_timeout"), "60000");
+	CHECK_STR(opt(o, "fallback_application_name"), "sluiced");
+	CHECK_STR(opt(o, "dbname"), "app");
+	PQconninfoFree(o);
+	PQfinish(c);
+	/* what the URL or key=value string sets wins */
+	c = conninfo_connect_start("postgresql://127.0.0.1:1/app?keepalives_idle=5&tcp_user_timeout=0");
+	o = PQconninfo(c);
+	CHECK_STR(opt(o, "keepalives_idle"), "5");
+	CHECK_STR(opt(o, "tcp_user_timeout"), "0");
+	CHECK_STR(opt(o, "keepalives_count"), "3");
+	PQconninfoFree(o);
+	PQfinish(c);
+	c = conninfo_connect_start("host=127.0.0.1 port=1 keepalives=0 application_name=mine");
+	o = PQconninfo(c);
+	CHECK_STR(opt(o, "keepalives"), "0");
+	CHECK_STR(opt(o, "application_name"), "mine");
+	PQconninfoFree(o);
+	PQfinish(c);
+}
+
 UNIT_MAIN(UNIT(redacts_url_password), UNIT(redacts_keyword_password),
-          UNIT(check_rejects_without_echo))
+          UNIT(check_rejects_without_echo), UNIT(connections_default_to_keepalives))
