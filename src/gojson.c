@@ -20,24 +20,6 @@ static void ws(rd *r)
 		r->p++;
 }
 
-static int hex4(const char *p, const char *end, unsigned *v)
-{
-	if (end - p < 4)
-		return -1;
-	*v = 0;
-	for (int i = 0; i < 4; i++) {
-		unsigned c = (unsigned char)p[i], d;
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if ((c | 32) >= 'a' && (c | 32) <= 'f')
-			d = (c | 32) - 'a' + 10;
-		else
-			return -1;
-		*v = *v * 16 + d;
-	}
-	return 0;
-}
-
 static void put_utf8(sb *b, unsigned cp)
 {
 	char u[4];
@@ -90,11 +72,12 @@ static int decode(rd *r, sb *out)
 		default: return -1;
 		}
 		unsigned v, lo;
-		if (hex4(r->p, r->end, &v) < 0)
+		if (hex4_value(r->p, (size_t)(r->end - r->p), &v) < 0)
 			return -1;
 		r->p += 4;
 		if (v >= 0xD800 && v <= 0xDBFF && r->end - r->p >= 6 && r->p[0] == '\\' &&
-		    r->p[1] == 'u' && hex4(r->p + 2, r->end, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
+		    r->p[1] == 'u' && hex4_value(r->p + 2, 4, &lo) == 0 && lo >= 0xDC00 &&
+		    lo <= 0xDFFF) {
 			r->p += 6;
 			v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00);
 		} else if (v >= 0xD800 && v <= 0xDFFF) {

@@ -25,19 +25,9 @@ static void ws(cur *c)
 
 static int hex4(cur *c, unsigned *v)
 {
-	*v = 0;
-	for (int i = 0; i < 4; i++, c->p++) {
-		if (c->p >= c->end)
-			return -1;
-		unsigned ch = *c->p, d;
-		if (ch >= '0' && ch <= '9')
-			d = ch - '0';
-		else if ((ch | 32) >= 'a' && (ch | 32) <= 'f')
-			d = (ch | 32) - 'a' + 10;
-		else
-			return -1;
-		*v = *v * 16 + d;
-	}
+	if (hex4_value((const char *)c->p, (size_t)(c->end - c->p), v) < 0)
+		return -1;
+	c->p += 4;
 	return 0;
 }
 

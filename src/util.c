@@ -469,3 +469,21 @@ const char *mem_find(const char *hay, size_t n, const char *needle, size_t m)
 	}
 	return NULL;
 }
+
+int hex4_value(const char *p, size_t avail, unsigned *v)
+{
+	if (avail < 4)
+		return -1;
+	*v = 0;
+	for (int i = 0; i < 4; i++) {
+		unsigned ch = (unsigned char)p[i], d;
+		if (ch >= '0' && ch <= '9')
+			d = ch - '0';
+		else if ((ch | 32) >= 'a' && (ch | 32) <= 'f')
+			d = (ch | 32) - 'a' + 10;
+		else
+			return -1;
+		*v = *v * 16 + d;
+	}
+	return 0;
+}

@@ -41,6 +41,8 @@ void sb_json_strn(sb *b, const char *s, size_t n);
 /* Length of the well-formed UTF-8 sequence at p (1-4; PostgreSQL's rules:
  * no overlong forms, surrogates or code points past U+10FFFF), or 0. */
 size_t utf8_len(const unsigned char *p, size_t avail);
+/* The 4 hex digits at p (of avail bytes) as *v, as after JSON's \u: 0 or -1. */
+int hex4_value(const char *p, size_t avail, unsigned *v);
 /* Returns the buffer, NUL-terminated; the sb is left empty. */
 char *sb_take(sb *b);
 void sb_free(sb *b);

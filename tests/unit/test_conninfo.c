@@ -65,32 +65,34 @@ static const char *opt(PQconninfoOption *o, const char *key)
 	return "(none)";
 }
 
+/* Starts a connection to url and checks its options against pairs of
+ * key and value, NULL-ended. */
+static void check_options(const char *url, const char *const *kv)
+{
+	PGconn *c = conninfo_connect_start(url);
+	PQconninfoOption *o = PQconninfo(c);
+	for (; kv[0]; kv += 2) {
+		if (strcmp(opt(o, kv[0]), kv[1]) != 0)
+			fprintf(stderr, "  %s: %s\n", url, kv[0]);
+		CHECK_STR(opt(o, kv[0]), kv[1]);
+	}
+	PQconninfoFree(o);
+	PQfinish(c);
+}
+
 static void connections_default_to_keepalives(void)
 {
-	PGconn *c = conninfo_connect_start("postgresql://127.0.0.1:1/app");
-	PQconninfoOption *o = PQconninfo(c);
-	CHECK_STR(opt(o, "keepalives_idle"), "30");
-	CHECK_STR(opt(o, "keepalives_interval"), "10");
-	CHECK_STR(opt(o, "keepalives_count"), "3");
-	CHECK_STR(opt(o, "tcp_user_timeout"), "60000");
-	CHECK_STR(opt(o, "fallback_application_name"), "sluiced");
-	CHECK_STR(opt(o, "dbname"), "app");
-	PQconninfoFree(o);
-	PQfinish(c);
+	check_options("postgresql://127.0.0.1:1/app",
+	              (const char *const[]){"keepalives_idle", "30", "keepalives_interval", "10",
+	                                    "keepalives_count", "3", "tcp_user_timeout", "60000",
+	                                    "fallback_application_name", "sluiced", "dbname", "app",
+	                                    NULL});
 	/* what the URL or key=value string sets wins */
-	c = conninfo_connect_start("postgresql://127.0.0.1:1/app?keepalives_idle=5&tcp_user_timeout=0");
-	o = PQconninfo(c);
-	CHECK_STR(opt(o, "keepalives_idle"), "5");
-	CHECK_STR(opt(o, "tcp_user_timeout"), "0");
-	CHECK_STR(opt(o, "keepalives_count"), "3");
-	PQconninfoFree(o);
-	PQfinish(c);
-	c = conninfo_connect_start("host=127.0.0.1 port=1 keepalives=0 application_name=mine");
-	o = PQconninfo(c);
-	CHECK_STR(opt(o, "keepalives"), "0");
-	CHECK_STR(opt(o, "application_name"), "mine");
-	PQconninfoFree(o);
-	PQfinish(c);
+	check_options("postgresql://127.0.0.1:1/app?keepalives_idle=5&tcp_user_timeout=0",
+	              (const char *const[]){"keepalives_idle", "5", "tcp_user_timeout", "0",
+	                                    "keepalives_count", "3", NULL});
+	check_options("host=127.0.0.1 port=1 keepalives=0 application_name=mine",
+	              (const char *const[]){"keepalives", "0", "application_name", "mine", NULL});
 }
 
 UNIT_MAIN(UNIT(redacts_url_password), UNIT(redacts_keyword_password),
