@@ -243,11 +243,12 @@ static void run_qclean(uv_timer_t *t);
 
 static void on_qcleaned(db_status st, PGresult *res, const char *err, void *arg)
 {
-	(void)res;
 	maint *m = arg;
 	if (st == DB_ESQL)
 		log_warn("queue cleaner failed", LS("err", err));
-	arm(m, &m->qclean_t, run_qclean, QUEUE_CLEAN_EVERY_MS);
+	/* A full batch leaves more behind: again soon, as River's loop does. */
+	bool full = st == DB_OK && strtoll(PQcmdTuples(res), NULL, 10) >= 10000;
+	arm(m, &m->qclean_t, run_qclean, full ? BATCH_AGAIN_MS : QUEUE_CLEAN_EVERY_MS);
 }
 
 static void run_qclean(uv_timer_t *t)

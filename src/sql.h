@@ -259,10 +259,11 @@ enum fetch_col {
 	"  RETURNING 1)\n"                                                               \
 	"SELECT count(*) FROM gone"
 
-/* River's queue cleaner: forget queues nobody reported for 24 h. */
+/* River's queue cleaner: forget queues nobody reported for 24 h, a batch
+ * at a time (maint.c runs it again after a full one). */
 #define SQL_QUEUE_CLEAN                                                                 \
 	"DELETE FROM {S}river_queue WHERE name IN (SELECT name FROM {S}river_queue\n"    \
-	"  WHERE updated_at < now() - interval '24 hours' ORDER BY name LIMIT 1000)"
+	"  WHERE updated_at < now() - interval '24 hours' ORDER BY name LIMIT " SQL_MAINT_BATCH ")"
 
 /* Queue depth for metrics, sampled by the leader. */
 #define SQL_QUEUE_DEPTH                                                                 \

@@ -4,6 +4,10 @@
 # just for being unknown) and cleaner do River's work.
 . tests/lib/common.sh
 new_db leader
+# Queues nobody reported for over 24 h, more than one batch of River's
+# queue cleaner (10,000), which the leader runs 3 s after it is elected.
+q "INSERT INTO river_queue (name, created_at, updated_at)
+   SELECT 'stale_' || i, now() - interval '2 days', now() - interval '2 days' FROM generate_series(1, 10050) i"
 maint_config "$TMP/a.ini" worker-a "rescue_after = 10s"
 maint_config "$TMP/b.ini" worker-b "rescue_after = 10s"
 # No time limit for the kinds they handle: River never rescues such jobs.
@@ -57,6 +61,11 @@ assert_eq "completed|" "$(q "SELECT state, errors FROM river_job WHERE id = $don
 sleep 1
 assert_eq "1|1" "$(q "SELECT count(*) FILTER (WHERE e->>'error' = 'Stuck job rescued by JobRescuer'), max(metadata->>'river:rescue_count')
                      FROM river_job, unnest(errors) e WHERE id = $unk")" "rescued once"
+
+# Queue cleaner: every stale queue gone, past one batch; live ones kept.
+check "stale queues forgotten, batch after batch" \
+	wait_for "SELECT count(*) = 0 FROM river_queue WHERE name LIKE 'stale_%'" 15
+assert_eq 1 "$(q "SELECT count(*) FROM river_queue WHERE name = 'default'")" "the queue in use is kept"
 
 # Cleaner: River's retention (24 h completed, 24 h cancelled, 7 d discarded).
 old() { insert_job demo.noop '{}' "state, finalized_at" "'$1', now() - interval '$2'"; }
