@@ -724,10 +724,11 @@ int cfg_check_algorithm(const cfg *c, cfg_errors *errs)
 {
 	if (c->enc_mode != ENC_ENCRYPT || crypto_find(c->enc_algorithm))
 		return 0;
-	char full[512];
+	char full[512], names[256];
+	crypto_names(names, sizeof names);
 	snprintf(full, sizeof full,
 	         "%s:%d: [encryption] algorithm: unknown encryptor '%s' (known: %s)", c->path,
-	         c->algorithm_line, c->enc_algorithm, crypto_names());
+	         c->algorithm_line, c->enc_algorithm, names);
 	errors_push(errs, c->algorithm_line, full);
 	return -1;
 }

@@ -121,17 +121,17 @@ const sluice_encryptor *crypto_find(const char *name)
 	return NULL;
 }
 
-const char *crypto_names(void)
+void crypto_names(char *buf, size_t n)
 {
-	static char buf[MAX_ENCRYPTORS * (ENCRYPTOR_NAME_MAX + 2)];
 	crypto_init();
+	size_t len = 0;
 	buf[0] = '\0';
-	for (size_t i = 0; i < nencs; i++) {
-		if (i)
-			strcat(buf, ", ");
-		strcat(buf, encs[i].name);
+	for (size_t i = 0; i < nencs && len < n; i++) {
+		int w = snprintf(buf + len, n - len, "%s%s", i ? ", " : "", encs[i].name);
+		if (w < 0)
+			break;
+		len += (size_t)w;
 	}
-	return buf;
 }
 
 void crypto_reset_plugins(void)

@@ -40,8 +40,9 @@ void crypto_init(void);
 /* 0, SLUICE_EINVAL (bad fields, reason in err) or SLUICE_EEXIST. */
 int crypto_register(const sluice_encryptor *e, char *err, size_t errlen);
 const sluice_encryptor *crypto_find(const char *name);
-/* "xchacha20poly1305, secretbox, ..." (static buffer). */
-const char *crypto_names(void);
+/* "xchacha20poly1305, secretbox, ..." into buf (cut to n): worker threads
+ * name them in job errors, so no shared buffer. */
+void crypto_names(char *buf, size_t n);
 /* Forgets encryptors registered by plugins (they are being unloaded). */
 void crypto_reset_plugins(void);
 

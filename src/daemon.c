@@ -27,6 +27,9 @@
 /* After shutdown_timeout, how long to keep trying to write outcomes before
  * exiting anyway (those jobs then stay running until rescued). */
 #define FINAL_FLUSH_MS 10000
+/* After the shutdown timeout, how long handlers asked to stop may take to
+ * return with their own outcome before their jobs are put back. */
+#define STOP_GRACE_MS 2000
 
 static void close_all(sluiced *d);
 static void start_maint_side(sluiced *d);
@@ -190,17 +193,14 @@ static void on_final_timeout(uv_timer_t *t)
 	close_all(d);
 }
 
-static void expire(sluiced *d)
+/* The jobs still running after the grace: put back, their handlers left
+ * to finish or not while the outcomes are written and the daemon exits. */
+static void abandon_running(sluiced *d)
 {
-	if (d->expired)
-		return;
-	d->expired = true;
-	d->leader_done = true; /* a resignation still pending is not waited for */
 	size_t n = 0;
 	while (d->running.next != &d->running) {
 		job *j = d->running.next;
 		running_remove(d, j);
-		job_cancel(j, SLUICE_CANCEL_SHUTDOWN);
 		completer_add(&d->comp, interrupted(j));
 		j->abandoned = true;
 		j->next = d->abandoned;
@@ -213,6 +213,31 @@ static void expire(sluiced *d)
 	completer_kick(&d->comp);
 	uv_timer_start(&d->shutdown_timer, on_final_timeout, FINAL_FLUSH_MS, 0);
 	daemon_maybe_finish(d);
+}
+
+static void on_stop_grace(uv_timer_t *t) { abandon_running(t->data); }
+
+/* The shutdown timeout (or a second signal): every running handler is
+ * asked to stop (cancelled() and sleep_ms() say so) and gets STOP_GRACE_MS
+ * to return with an outcome of its own, as River's soft stop waits for
+ * its jobs: a snooze, a cancel, a discard, or work that finished is
+ * written as such, a failure as interrupted (outcome.c). */
+static void expire(sluiced *d)
+{
+	if (d->expired)
+		return;
+	d->expired = true;
+	d->leader_done = true; /* a resignation still pending is not waited for */
+	size_t n = 0;
+	for (job *j = d->running.next; j != &d->running; j = j->next, n++)
+		job_cancel(j, SLUICE_CANCEL_SHUTDOWN);
+	if (!n) {
+		abandon_running(d);
+		return;
+	}
+	log_info("shutdown timeout: asking running jobs to stop", LI("jobs", (int64_t)n),
+	         LI("grace_ms", STOP_GRACE_MS));
+	uv_timer_start(&d->shutdown_timer, on_stop_grace, STOP_GRACE_MS, 0);
 }
 
 static void on_shutdown_timeout(uv_timer_t *t) { expire(t->data); }

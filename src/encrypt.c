@@ -157,9 +157,11 @@ int enc_open(const enc_policy *p, const char *kind, const char *args, size_t len
 			         "cannot decrypt args: key id \"%s\" is not configured here (keys: %s)",
 			         env.kid, ids);
 		} else if (!enc) {
+			char names[256];
+			crypto_names(names, sizeof names);
 			snprintf(err, errlen,
 			         "cannot decrypt args (key id \"%s\"): unknown algorithm \"%s\" (known: %s)",
-			         env.kid, env.alg, crypto_names());
+			         env.kid, env.alg, names);
 		} else if (envelope_open(&env, enc, keyring_key(p->keys, ki), kind, out, outlen, why,
 		                         sizeof why) < 0) {
 			snprintf(err, errlen, "cannot decrypt args: %s", why);

@@ -97,6 +97,7 @@ static int run_one(const hook_entry *e, sluice_hook_fn fn, sluice_hook_args *a, 
 	a->new_args = NULL;
 	a->reason[0] = '\0';
 	int rc = fn(a, e->h.userdata);
+	a->reason[sizeof a->reason - 1] = '\0'; /* a hook may fill it to the brim */
 	if (rc != 0) {
 		snprintf(err, errlen, "hook %s failed: %s", e->name, a->reason[0] ? a->reason : "no reason given");
 		if (a->new_args) /* derived from the args, which may be decrypted */

@@ -258,6 +258,14 @@ int insert_prepare(const char *kind, const char *args, const sluice_enqueue_opts
 		snprintf(err, errlen, "max_attempts must be 1..32767");
 		return -1;
 	}
+	/* Years 1 to 9999, which RFC 3339 and PostgreSQL both hold: a time
+	 * outside would fail the statement it goes in (for a handler's child,
+	 * its parent's completion). */
+	if (o.scheduled_at_us &&
+	    (o.scheduled_at_us < -62135596800LL * 1000000 || o.scheduled_at_us > 253402300799LL * 1000000)) {
+		snprintf(err, errlen, "scheduled_at must be within the years 1 to 9999");
+		return -1;
+	}
 	if (o.tags && check_tags(o.tags, err, errlen) < 0)
 		return -1;
 	if (o.metadata && !json_is_object(o.metadata, strlen(o.metadata))) {

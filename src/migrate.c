@@ -197,6 +197,19 @@ int migrate_up(PGconn *conn, const char *schema, int target, FILE *out, char *er
 int migrate_down(PGconn *conn, const char *schema, int target, FILE *out, char *err,
                  size_t errlen)
 {
+	/* As River's migrator: versions this sluice does not have cannot be
+	 * reverted, and reverting the ones below them would break the schema
+	 * under them. */
+	int have;
+	if (migrate_version(conn, schema, &have, NULL, NULL, err, errlen) < 0)
+		return -1;
+	if (have > MIGRATE_LATEST_VERSION && target < have) {
+		snprintf(err, errlen,
+		         "the database is at version %d, newer than this sluice knows (latest %d): "
+		         "revert it with the River tool that applied it",
+		         have, MIGRATE_LATEST_VERSION);
+		return -1;
+	}
 	for (size_t i = migrations_count; i-- > 0;) {
 		const migration *m = &migrations[i];
 		if (m->version <= target)

@@ -119,7 +119,9 @@ static char *vformat(const char *fmt, va_list ap)
 {
 	char *buf = xmalloc(MAX_MESSAGE_BYTES);
 	int n = vsnprintf(buf, MAX_MESSAGE_BYTES, fmt, ap);
-	if (n >= MAX_MESSAGE_BYTES) {
+	if (n < 0) { /* a format vsnprintf refused (EOVERFLOW, a bad wide string) */
+		snprintf(buf, MAX_MESSAGE_BYTES, "(a message vsnprintf could not format)");
+	} else if (n >= MAX_MESSAGE_BYTES) {
 		/* Cut before a whole UTF-8 character, not inside one. */
 		size_t at = MAX_MESSAGE_BYTES - 15;
 		while (at > 0 && ((unsigned char)buf[at] & 0xC0) == 0x80)
@@ -446,6 +448,10 @@ void registry_run(job *j)
 	} else if (j->kind) {
 		j->result.outcome = SLUICE_ERROR; /* cancelled before it started */
 	}
+	/* Why it was stopped, as the handler returned: a deadline passing
+	 * while the args are wiped below must not turn a finished run into a
+	 * timeout. */
+	int stopped = atomic_load(&j->cancel_reason);
 	job_drop_args(j);
 	job_facts f = {
 	    .id = j->pub.id,
@@ -457,7 +463,7 @@ void registry_run(job *j)
 	    .snoozes = j->snoozes,
 	    .started_us = j->started_us,
 	    .timeout_ms = j->timeout_ms,
-	    .cancel_reason = atomic_load(&j->cancel_reason),
+	    .cancel_reason = stopped,
 	    .kind_known = j->kind != NULL,
 	};
 	/* Jitter only matters for a retry; getrandom() per job is not free. */

@@ -10,7 +10,8 @@
  * and list it under [worker] plugins in the INI file.
  *
  * Compatibility: the daemon calls sluice_plugin_abi() first and refuses a
- * plugin built for another SLUICE_ABI_VERSION, before any of its code runs.
+ * plugin built for another SLUICE_ABI_VERSION before calling its init (the
+ * dynamic loader has run its constructors by then, if it has any).
  * Structs start with a size field so that fields can be appended without
  * breaking plugins built against an older header.
  */
@@ -59,7 +60,8 @@ enum sluice_cancel_reason {
 	SLUICE_CANCEL_NONE = 0,
 	SLUICE_CANCEL_TIMEOUT = 1,  /* the kind's timeout passed */
 	SLUICE_CANCEL_REMOTE = 2,   /* cancelled by an operator (River's JobCancel) */
-	SLUICE_CANCEL_SHUTDOWN = 3, /* the daemon is stopping */
+	SLUICE_CANCEL_SHUTDOWN = 3, /* the daemon is stopping: its shutdown_timeout passed, and
+	                             * what the handler returns within 2 s is written */
 };
 
 /* A job as its handler sees it. Read only; valid until the handler returns.

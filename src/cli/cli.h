@@ -39,8 +39,9 @@ int cmd_reencrypt(cli *c);
 int cmd_jobs(cli *c);
 int cmd_queues(cli *c);
 
-/* "<schema>.river_insert" as River names it (current_schema() if none). */
-char *cli_insert_channel(cli *c, PGconn *conn);
+/* "<schema>.<name>" as River names its channels (river_insert,
+ * river_control; current_schema() if none is configured). */
+char *cli_channel(cli *c, PGconn *conn, const char *name);
 /* Loads plugins and installs the encryption policy; returns 0 or exits 78. */
 int cli_setup_hooks(cli *c);
 

@@ -3,6 +3,7 @@
  * keys honoured, NOTIFY for available jobs). */
 #include <ctype.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "encrypt.h"
 #include "hooks.h"
 #include "insert.h"
+#include "json.h"
 #include "migrate.h"
 #include "registry.h"
 #include "sql.h"
@@ -79,6 +81,10 @@ static int parse_time(const char *v, int64_t now, int64_t *out)
 	if (sscanf(v, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
 	           &tm.tm_min, &tm.tm_sec, &n) != 6)
 		return -1;
+	/* timegm() would roll 2026-13-40 over into 2027 */
+	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+	    tm.tm_min > 59 || tm.tm_sec > 60)
+		return -1;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
 	const char *p = v + n;
@@ -90,8 +96,12 @@ static int parse_time(const char *v, int64_t now, int64_t *out)
 	if (*p == 'Z' || *p == 'z')
 		p++;
 	else if (*p == '+' || *p == '-') {
-		int oh, om;
-		if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2)
+		/* exactly +HH:MM (sscanf would take +2:00 and p + 6 pass the end) */
+		if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]) || p[3] != ':' ||
+		    !isdigit((unsigned char)p[4]) || !isdigit((unsigned char)p[5]))
+			return -1;
+		int oh = (p[1] - '0') * 10 + (p[2] - '0'), om = (p[4] - '0') * 10 + (p[5] - '0');
+		if (oh > 23 || om > 59)
 			return -1;
 		off = (oh * 3600 + om * 60) * (*p == '-' ? -1 : 1);
 		p += 6;
@@ -103,16 +113,16 @@ static int parse_time(const char *v, int64_t now, int64_t *out)
 	return 0;
 }
 
-char *cli_insert_channel(cli *c, PGconn *conn)
+char *cli_channel(cli *c, PGconn *conn, const char *name)
 {
 	sb b = {0};
 	if (*c->cfg.db_schema) {
-		sb_printf(&b, "%s.river_insert", c->cfg.db_schema);
+		sb_printf(&b, "%s.%s", c->cfg.db_schema, name);
 		return sb_take(&b);
 	}
 	PGresult *r = PQexec(conn, "SELECT coalesce(current_schema(), '')");
 	const char *s = PQresultStatus(r) == PGRES_TUPLES_OK ? PQgetvalue(r, 0, 0) : "";
-	sb_printf(&b, "%s%sriver_insert", s, *s ? "." : "");
+	sb_printf(&b, "%s%s%s", s, *s ? "." : "", name);
 	PQclear(r);
 	return sb_take(&b);
 }
@@ -138,7 +148,9 @@ int cli_setup_hooks(cli *c)
 static int object_line(const char *line, const sluice_enqueue_opts *defaults, int flags,
                        int64_t now, insert_job **out, char *err, size_t errlen)
 {
-	json_object *o = json_tokener_parse(line), *v;
+	/* Strictly one object: json-c stops at the end of the first value and
+	 * would take {"kind":"a"}{"kind":"b"} or {...} junk as the first. */
+	json_object *o = json_check(line, strlen(line)) == JK_OBJECT ? json_tokener_parse(line) : NULL, *v;
 	if (!o || !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
 		snprintf(err, errlen, "not a JSON object (want {\"kind\": ..., \"args\": {...}})");
@@ -155,10 +167,17 @@ static int object_line(const char *line, const sluice_enqueue_opts *defaults, in
 	int rc = 0;
 	if (json_object_object_get_ex(o, "queue", &v))
 		opt.queue = json_object_get_string(v);
+	/* 0 would mean "the default" to insert_prepare: written, it is out of range. */
 	if (json_object_object_get_ex(o, "priority", &v))
-		opt.priority = json_object_is_type(v, json_type_int) ? json_object_get_int(v) : -1;
+		opt.priority = json_object_is_type(v, json_type_int) && json_object_get_int64(v) > 0 &&
+		                       json_object_get_int64(v) <= INT_MAX
+		                   ? (int)json_object_get_int64(v)
+		                   : -1;
 	if (json_object_object_get_ex(o, "max_attempts", &v))
-		opt.max_attempts = json_object_is_type(v, json_type_int) ? json_object_get_int(v) : -1;
+		opt.max_attempts = json_object_is_type(v, json_type_int) && json_object_get_int64(v) > 0 &&
+		                           json_object_get_int64(v) <= INT_MAX
+		                       ? (int)json_object_get_int64(v)
+		                       : -1;
 	if (json_object_object_get_ex(o, "tags", &v))
 		opt.tags = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
 	if (json_object_object_get_ex(o, "metadata", &v))
@@ -212,7 +231,7 @@ static int enqueue_stdin(cli *c, const char *kind, const sluice_enqueue_opts *de
 	PGconn *conn = cli_connect(c);
 	if (!conn)
 		return EXIT_DB;
-	char *channel = cli_insert_channel(c, conn);
+	char *channel = cli_channel(c, conn, "river_insert");
 	char *sql = sql_render(SQL_INSERT_JOBS, c->cfg.db_schema);
 	bool tty = isatty(STDERR_FILENO);
 	int rc = exec_ok(conn, "BEGIN") < 0 ? 1 : 0;
@@ -380,7 +399,7 @@ int cmd_enqueue(cli *c)
 		insert_free(j);
 		return EXIT_DB;
 	}
-	char *channel = cli_insert_channel(c, conn);
+	char *channel = cli_channel(c, conn, "river_insert");
 	sb b = {0};
 	sb_putc(&b, '[');
 	insert_encode(&b, j, 0);

@@ -4,6 +4,7 @@
  * worker cancels it) and delete (JobDelete: never a running job).
  * Encrypted args show as "encrypted (key <id>)" unless --decrypt asks for
  * them and a configured key opens them. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,8 +126,9 @@ static void print_json_row(PGresult *r, int i, bool decrypt)
 static int parse_id(const char *s, long long *id)
 {
 	char *end;
+	errno = 0;
 	*id = s ? strtoll(s, &end, 10) : 0;
-	return s && *s && !*end && *id > 0 ? 0 : -1;
+	return s && *s && !*end && errno != ERANGE && *id > 0 ? 0 : -1;
 }
 
 static PGresult *query(PGconn *conn, const char *schema, const char *tmpl, int n,
@@ -159,12 +161,17 @@ static int cmd_list(cli *c, PGconn *conn, int argc, char **argv)
 				                            "completed, discarded, pending, retryable, running, "
 				                            "scheduled");
 		} else if (cli_opt(argc, argv, &i, "--kind", &v)) {
+			if (!v)
+				return cli_fail(EXIT_USAGE, "--kind needs a kind");
 			kind = v;
 		} else if (cli_opt(argc, argv, &i, "--queue", &v)) {
+			if (!v)
+				return cli_fail(EXIT_USAGE, "--queue needs a queue name");
 			queue = v;
 		} else if (cli_opt(argc, argv, &i, "--limit", &v)) {
-			limit = v ? strtol(v, NULL, 10) : 0;
-			if (limit < 1 || limit > 100000)
+			char *end = NULL;
+			limit = v ? strtol(v, &end, 10) : 0;
+			if (!v || !*v || *end || limit < 1 || limit > 100000)
 				return cli_fail(EXIT_USAGE, "--limit must be 1..100000");
 		} else if (cli_opt(argc, argv, &i, "--decrypt", NULL)) {
 			decrypt = true;
@@ -293,10 +300,7 @@ static int cmd_change(cli *c, PGconn *conn, const char *what, const char *id)
 	const char *tmpl = strcmp(what, "retry") == 0 ? retry_sql : strcmp(what, "cancel") == 0 ? cancel_sql : delete_sql;
 	char *channel = NULL;
 	if (tmpl == cancel_sql) {
-		/* <schema>.river_control, as River names it */
-		channel = cli_insert_channel(c, conn);
-		char *dot = strstr(channel, "river_insert");
-		strcpy(dot, "river_control");
+		channel = cli_channel(c, conn, "river_control");
 	}
 	const char *params[] = {id, channel};
 	int rc = 0;

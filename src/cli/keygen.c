@@ -48,13 +48,20 @@ int cmd_keygen(cli *c)
 		} else {
 			size_t n = strlen(b64);
 			b64[n] = '\n';
-			if (write(fd, b64, n + 1) != (ssize_t)(n + 1) || fsync(fd) < 0)
-				rc = cli_fail(1, "%s: %s", out, strerror(errno));
-			close(fd);
+			bool ok = write(fd, b64, n + 1) == (ssize_t)(n + 1) && fsync(fd) == 0;
+			int why = errno;
+			if (close(fd) < 0 && ok) {
+				ok = false;
+				why = errno;
+			}
+			if (!ok) {
+				rc = cli_fail(1, "%s: %s", out, strerror(why));
+				/* a partial key file would be refused for good (O_EXCL) */
+				unlink(out);
+			}
 		}
-	} else {
-		printf("%s\n", b64);
-		fflush(stdout);
+	} else if (printf("%s\n", b64) < 0 || fflush(stdout) != 0 || ferror(stdout)) {
+		rc = cli_fail(1, "cannot write the key to stdout: %s", strerror(errno));
 	}
 	if (rc == 0)
 		fprintf(stderr, "key id: %s\n", id);

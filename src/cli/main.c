@@ -199,8 +199,15 @@ int main(int argc, char **argv)
 	c.argc = argc - i + 1;
 	c.argv = argv + i - 1;
 	for (int k = 1; k < c.argc; k++)
-		if (strcmp(c.argv[k], "--help") == 0 || strcmp(c.argv[k], "-h") == 0)
-			return cmd->run(&c); /* help needs no configuration */
+		if (strcmp(c.argv[k], "--help") == 0 || strcmp(c.argv[k], "-h") == 0) {
+			/* Help needs no configuration; asked for as the command's
+			 * first argument, where every command looks for it (the rest
+			 * would run unconfigured: `jobs list -h` crashed). */
+			char *args[] = {argv[i], "--help", NULL};
+			c.argc = 2;
+			c.argv = args;
+			return cmd->run(&c);
+		}
 	log_set_level(LOG_WARN); /* the tool reports results itself */
 	if (sodium_init() < 0)
 		return cli_fail(1, "libsodium failed to initialise");

@@ -54,6 +54,7 @@ static int status(cli *c, PGconn *conn)
 		printf("River schema (line main)%s%s: version %d, latest %d%s\n", *schema ? " in " : "",
 		       schema, v, MIGRATE_LATEST_VERSION,
 		       v == MIGRATE_LATEST_VERSION ? " (up to date)"
+		       : v > MIGRATE_LATEST_VERSION ? " (newer than this sluice knows)"
 		       : v < MIGRATE_MIN_VERSION  ? " (too old for sluiced: run `sluice migrate up`)"
 		                                  : " (run `sluice migrate up` to upgrade)");
 		for (size_t i = 0; i < migrations_count; i++) {
@@ -150,10 +151,12 @@ int cmd_migrate(cli *c)
 			}
 		}
 		if (rc == 0) {
-			if (migrate_down(conn, schema, target, stdout, err, sizeof err) < 0)
+			int now = 0;
+			if (migrate_down(conn, schema, target, stdout, err, sizeof err) < 0 ||
+			    migrate_version(conn, schema, &now, NULL, NULL, err, sizeof err) < 0)
 				rc = cli_fail(1, "migrate down failed: %s", err);
 			else
-				printf("now at version %d\n", target);
+				printf("now at version %d\n", now);
 		}
 	}
 	PQfinish(conn);

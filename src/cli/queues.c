@@ -79,8 +79,7 @@ int cmd_queues(cli *c)
 	if (!conn)
 		return EXIT_DB;
 	int rc = 0;
-	char *channel = cli_insert_channel(c, conn);
-	strcpy(strstr(channel, "river_insert"), "river_control");
+	char *channel = cli_channel(c, conn, "river_control");
 	const char *params[] = {name, channel};
 	char *sql = sql_render(list ? list_sql : pause ? pause_sql : resume_sql, c->cfg.db_schema);
 	PGresult *r = PQexecParams(conn, sql, list ? 0 : 2, NULL, params, NULL, NULL, 0);

@@ -26,6 +26,14 @@ assert_eq "0" "$(q "SELECT count(*) FROM pg_type WHERE typname = 'river_job_stat
 check "schema equals River's v6 (pg_dump)" diff -u tests/golden/schema-v6.sql <(tests/lib/schema-dump "$DB")
 "$S" migrate up >/dev/null
 check "6 -> 7 upgrade equals a fresh v7" diff -u tests/golden/schema-v7.sql <(tests/lib/schema-dump "$DB")
+# A version from a newer River: not reverted from under it (as River's migrator refuses).
+q "INSERT INTO river_migration (line, version) VALUES ('main', 8)"
+out=$("$S" migrate down --target-version 6 2>&1); rc=$?
+assert_eq 1 "$rc" "down refuses below a version it does not know"
+assert_match "at version 8, newer than this sluice knows \(latest 7\)" "$out" "and says why"
+assert_eq 8 "$(q "SELECT max(version) FROM river_migration")" "nothing reverted"
+assert_match "version 8, latest 7 \(newer than this sluice knows\)" "$("$S" migrate status | head -n 1)" "status says so"
+q "DELETE FROM river_migration WHERE version = 8"
 
 insert_job demo.noop '{}' >/dev/null
 out=$("$S" migrate down 2>&1); rc=$?

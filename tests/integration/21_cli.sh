@@ -34,6 +34,20 @@ bad 1 "no job 424242" jobs get 424242
 bad 64 "jobs get: needs a job id" jobs get abc
 bad 64 "--state must be one of" jobs list --state finished
 bad 1 "no queue 'nosuch' in river_queue" queues pause nosuch
+bad 64 "--limit must be 1..100000" jobs list --limit 10abc
+bad 64 "--queue needs a queue name" jobs list --queue
+bad 64 "jobs get: needs a job id" jobs get 99999999999999999999
+bad 1 "scheduled-at: want an RFC 3339 time" enqueue demo.noop '{}' --scheduled-at 2026-01-01T00:00:00+2:00
+bad 1 "scheduled-at: want an RFC 3339 time" enqueue demo.noop '{}' --scheduled-at 2026-13-40T00:00:00Z
+bad 1 "scheduled_at must be within the years 1 to 9999; nothing inserted" enqueue demo.noop '{}' --scheduled-at 0000-06-01T00:00:00Z
+# -h or --help anywhere shows the command's help and runs nothing (jobs list -h crashed)
+for a in "jobs list -h" "jobs retry 5 --help" "keys status -h" "enqueue demo.noop --queue -h"; do
+	out=$("$S" "${C[@]}" $a 2>&1); rc=$?
+	assert_eq "0 usage: sluice ${a%% *}" "$rc $(echo "$out" | head -n 1 | cut -d' ' -f1-3)" "sluice $a shows help"
+done
+out=$("$S" keygen 2>&1 >/dev/full); rc=$?
+assert_eq 1 "$rc" "keygen into a full stdout fails"
+assert_match "cannot write the key to stdout" "$out" "and says so, with no key id"
 assert_eq 0 "$(q "SELECT count(*) FROM river_job")" "nothing inserted by any of them"
 
 # Unique jobs, River's way.
@@ -61,6 +75,13 @@ printf '{"kind":"demo.noop","args":{}}\n{"kind":"demo.noop","args":' | "$S" "${C
 assert_eq 1 "$rc" "a bad line fails the whole batch"
 assert_match "stdin line 2: .*nothing inserted" "$(cat "$TMP/err.txt")" "naming the line"
 assert_eq 100000 "$(q "SELECT count(*) FROM river_job")" "and nothing of it was inserted"
+# A line is one object, nothing after it; priority and max_attempts as written.
+for l in '{"kind":"demo.noop"}{"kind":"demo.noop"}' '{"kind":"demo.noop"} junk' '{"kind":"demo.noop","priority":0}' \
+	'{"kind":"demo.noop","max_attempts":0}'; do
+	printf '%s\n' "$l" | "$S" "${C[@]}" enqueue --stdin >/dev/null 2>&1; rc=$?
+	assert_eq 1 "$rc" "stdin line $l refused"
+done
+assert_eq 100000 "$(q "SELECT count(*) FROM river_job")" "none of them inserted"
 start_daemon "$TMP/d.ini" || finish
 check "all 100,000 worked" wait_for "SELECT count(*) = 100000 FROM river_job WHERE state = 'completed'" 60
 

@@ -1,6 +1,7 @@
 /* demo.c -- the example plugin: one kind per outcome River knows. Used by
  * `make run`, the tests and as a template for real plugins. */
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,14 +38,21 @@ static int work_fail(const sluice_job *job, void *ud)
 	return rc;
 }
 
+/* Sleeps args.ms (default 1 s). Asked to stop (a timeout, a cancel, the
+ * daemon stopping), it fails, or with args.on_stop = "snooze" it snoozes
+ * for a minute, as a handler that saved its progress would. */
 static int work_sleep(const sluice_job *job, void *ud)
 {
 	(void)ud;
-	json_object *args, *ms = arg(job, &args, "ms");
+	json_object *args, *ms = arg(job, &args, "ms"), *on_stop = NULL;
 	int64_t n = ms ? json_object_get_int64(ms) : 1000;
+	if (args && json_object_is_type(args, json_type_object))
+		json_object_object_get_ex(args, "on_stop", &on_stop);
+	bool snooze = on_stop && json_object_is_type(on_stop, json_type_string) &&
+	              strcmp(json_object_get_string(on_stop), "snooze") == 0;
 	json_object_put(args);
 	if (host->sleep_ms(job, n) == SLUICE_ECANCELED)
-		return host->fail(job, "sleep interrupted");
+		return snooze ? host->snooze(job, 60) : host->fail(job, "sleep interrupted");
 	return SLUICE_OK;
 }
 
