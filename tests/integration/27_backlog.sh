@@ -6,8 +6,10 @@ new_db backlog
 write_config "$TMP/d.ini"
 sed -i 's/^level = debug/level = info/; s/^\[worker\]$/[worker]\nqueues = default=2000/' "$TMP/d.ini"
 # The blocker: its outcome waits on a row lock held here, and every batch
-# after it waits behind it (one completion statement in flight).
-blocker=$(insert_job demo.sleep '{"ms": 300}')
+# after it waits behind it (one completion statement in flight). It runs
+# long enough for the lock to be taken first on a loaded machine (with
+# 300 ms, once under ASan, it had finished before).
+blocker=$(insert_job demo.sleep '{"ms": 2000}')
 start_daemon "$TMP/d.ini" || finish
 check "blocker running" wait_for "SELECT state = 'running' FROM river_job WHERE id = $blocker" 10
 coproc LOCKER { psql -XAtq -v ON_ERROR_STOP=1 -d "$DB"; }
