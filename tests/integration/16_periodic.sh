@@ -17,7 +17,8 @@ check "ticks enqueued (${ticks} in 9s)" test "$ticks" -ge 3
 assert_eq "$distinct" "$ticks" "each tick exactly once with two daemons"
 assert_eq 0 "$(q "SELECT count(*) FROM river_job WHERE metadata->>'river:periodic_job_id' = 'ticker' AND NOT args ? 'river_encrypt'")" \
 	"periodic args pass the encrypt hook"
-assert_eq "$ticks" "$(q "SELECT count(*) FROM river_job WHERE metadata->>'river:periodic_job_id' = 'ticker' AND metadata->'periodic' = 'true' AND scheduled_at = (metadata->>'periodic_tick')::timestamptz")" \
+# (counted as the rows lacking it: another tick may arrive meanwhile)
+assert_eq 0 "$(q "SELECT count(*) FROM river_job WHERE metadata->>'river:periodic_job_id' = 'ticker' AND NOT (metadata->'periodic' = 'true' AND scheduled_at = (metadata->>'periodic_tick')::timestamptz)")" \
 	"River's periodic metadata, scheduled at the tick"
 check "and they run" wait_for "SELECT count(*) >= 3 FROM river_job WHERE metadata->>'river:periodic_job_id' = 'ticker' AND metadata->'output' = '{\"tick\": true}'" 5
 assert_eq 0 "$(q "SELECT count(*) FROM (SELECT extract(epoch FROM (metadata->>'periodic_tick')::timestamptz)::bigint % 2 AS r FROM river_job WHERE metadata->>'river:periodic_job_id' = 'ticker') x WHERE r <> 0")" \
