@@ -3,7 +3,6 @@
  * numbers to handlers in Debian's build, so the reader counts them. */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -21,6 +20,7 @@
 #include "encrypt.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "periodic.h"
 #include "util.h"
 
@@ -372,22 +372,8 @@ static int p_listen(const key_def *k, const char *val, void *dst, const char **e
 			*err = "expected host:port, e.g. 127.0.0.1:9464";
 			return -1;
 		}
-		/* The addresses metrics_start() can bind: no name lookups. */
-		char host[INET6_ADDRSTRLEN + 2];
-		size_t hl = (size_t)(colon - val);
-		unsigned char a[sizeof(struct in6_addr)];
-		bool ok = hl < sizeof host;
-		if (ok) {
-			memcpy(host, val, hl);
-			host[hl] = '\0';
-			if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
-				host[hl - 1] = '\0';
-				ok = inet_pton(AF_INET6, host + 1, a) == 1;
-			} else {
-				ok = strcmp(host, "localhost") == 0 || inet_pton(AF_INET, host, a) == 1;
-			}
-		}
-		if (!ok) {
+		struct sockaddr_storage addr;
+		if (metrics_listen_addr(val, &addr) < 0) {
 			*err = "the host must be an IPv4 address, [an IPv6 address] or localhost, e.g. 127.0.0.1:9464";
 			return -1;
 		}

@@ -16,6 +16,7 @@
 #include "crypto.h"
 #include "encrypt.h"
 #include "hooks.h"
+#include "json.h"
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
@@ -631,13 +632,10 @@ static void on_notify(db_conn *c, const char *channel, const char *payload, void
 	}
 	if (strcmp(channel, d->channel_insert) != 0)
 		return;
-	json_object *o = json_tokener_parse(payload), *qv;
-	if (o && json_object_object_get_ex(o, "queue", &qv) &&
-	    json_object_is_type(qv, json_type_string)) {
-		pq_queue *q = fetch_queue_by_name(d, json_object_get_string(qv));
-		if (q)
-			fetch_trigger(q, FETCH_NEW_WORK);
-	}
+	json_object *o = json_tokener_parse(payload);
+	pq_queue *q = fetch_queue_by_name(d, json_member_str(o, "queue"));
+	if (q)
+		fetch_trigger(q, FETCH_NEW_WORK);
 	json_object_put(o);
 }
 

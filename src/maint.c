@@ -51,7 +51,7 @@ static uint64_t batch_done(db_status st, PGresult *res, const char *err, uint64_
 	*total += (uint64_t)n;
 	if (n)
 		LOG_AT_(level, done, LI("jobs", n));
-	return n >= 10000 ? BATCH_AGAIN_MS : every;
+	return n >= MAINT_BATCH ? BATCH_AGAIN_MS : every;
 }
 
 /* ---- scheduler ---------------------------------------------------------- */
@@ -247,7 +247,7 @@ static void on_qcleaned(db_status st, PGresult *res, const char *err, void *arg)
 	if (st == DB_ESQL)
 		log_warn("queue cleaner failed", LS("err", err));
 	/* A full batch leaves more behind: again soon, as River's loop does. */
-	bool full = st == DB_OK && strtoll(PQcmdTuples(res), NULL, 10) >= 10000;
+	bool full = st == DB_OK && strtoll(PQcmdTuples(res), NULL, 10) >= MAINT_BATCH;
 	arm(m, &m->qclean_t, run_qclean, full ? BATCH_AGAIN_MS : QUEUE_CLEAN_EVERY_MS);
 }
 

@@ -364,26 +364,33 @@ static void on_connection(uv_stream_t *server, int status)
 	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
-int metrics_start(uv_loop_t *loop, const char *listen, metrics_gauges_fn gauges,
-                  metrics_health_fn health, void *arg, char *err, size_t errlen)
+int metrics_listen_addr(const char *listen, struct sockaddr_storage *addr)
 {
-	char host[128];
+	char host[INET6_ADDRSTRLEN + 2];
 	const char *colon = strrchr(listen, ':');
-	size_t hl = (size_t)(colon - listen);
+	size_t hl = colon ? (size_t)(colon - listen) : sizeof host;
 	if (hl >= sizeof host)
-		hl = sizeof host - 1;
+		return -1;
 	memcpy(host, listen, hl);
 	host[hl] = '\0';
 	int port = atoi(colon + 1);
-	struct sockaddr_storage addr;
-	int rc;
 	if (host[0] == '[') {
-		host[strlen(host) - 1] = '\0';
-		rc = uv_ip6_addr(host + 1, port, (struct sockaddr_in6 *)&addr);
-	} else {
-		rc = uv_ip4_addr(strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, port,
-		                 (struct sockaddr_in *)&addr);
+		if (hl < 3 || host[hl - 1] != ']')
+			return -1;
+		host[hl - 1] = '\0';
+		return uv_ip6_addr(host + 1, port, (struct sockaddr_in6 *)addr) == 0 ? 0 : -1;
 	}
+	return uv_ip4_addr(strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, port,
+	                   (struct sockaddr_in *)addr) == 0
+	           ? 0
+	           : -1;
+}
+
+int metrics_start(uv_loop_t *loop, const char *listen, metrics_gauges_fn gauges,
+                  metrics_health_fn health, void *arg, char *err, size_t errlen)
+{
+	struct sockaddr_storage addr;
+	int rc = metrics_listen_addr(listen, &addr) == 0 ? 0 : UV_EINVAL;
 	if (rc == 0)
 		rc = uv_tcp_init(loop, &http.server);
 	if (rc == 0) {

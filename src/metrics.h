@@ -13,6 +13,10 @@ typedef void (*metrics_gauges_fn)(sb *out, void *arg);
 /* NULL when healthy, else why not. */
 typedef const char *(*metrics_health_fn)(void *arg);
 
+/* [metrics] listen ("host:port": an IPv4 address, [an IPv6 address] or
+ * localhost; no name lookups) as an address to bind: 0, or -1 if it is
+ * not one. The config checks it with this, so the two agree. */
+int metrics_listen_addr(const char *listen, struct sockaddr_storage *addr);
 int metrics_start(uv_loop_t *loop, const char *listen, metrics_gauges_fn gauges,
                   metrics_health_fn health, void *arg, char *err, size_t errlen);
 void metrics_stop(void);

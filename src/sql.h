@@ -218,8 +218,12 @@ enum fetch_col {
 	")\n"                                                                            \
 	"SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM notified)"
 
-/* Maintenance statements touch at most this many rows at a time. */
-#define SQL_MAINT_BATCH "10000"
+/* Maintenance statements touch at most this many rows at a time (River's
+ * batch); the number for C, the text for the statements. */
+#define MAINT_BATCH 10000
+#define SQL_STR_(x) #x
+#define SQL_STR(x) SQL_STR_(x)
+#define SQL_MAINT_BATCH SQL_STR(MAINT_BATCH)
 
 /* Running jobs attempted before $1 (the stuck horizon), after id $2. */
 #define SQL_STUCK                                                                       \

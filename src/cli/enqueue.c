@@ -143,6 +143,14 @@ int cli_setup_hooks(cli *c)
 	return 0;
 }
 
+/* A positive integer member as written, else -1: insert_prepare reads 0 as
+ * "the default", and 0 written is out of range. */
+static int positive_int(json_object *v)
+{
+	int64_t n = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
+	return n > 0 && n <= INT_MAX ? (int)n : -1;
+}
+
 /* A stdin line that is a whole job: {"kind": ..., "args": {...}, ...}, the
  * command-line options giving defaults. */
 static int object_line(const char *line, const sluice_enqueue_opts *defaults, int flags,
@@ -167,17 +175,10 @@ static int object_line(const char *line, const sluice_enqueue_opts *defaults, in
 	int rc = 0;
 	if (json_object_object_get_ex(o, "queue", &v))
 		opt.queue = json_object_get_string(v);
-	/* 0 would mean "the default" to insert_prepare: written, it is out of range. */
 	if (json_object_object_get_ex(o, "priority", &v))
-		opt.priority = json_object_is_type(v, json_type_int) && json_object_get_int64(v) > 0 &&
-		                       json_object_get_int64(v) <= INT_MAX
-		                   ? (int)json_object_get_int64(v)
-		                   : -1;
+		opt.priority = positive_int(v);
 	if (json_object_object_get_ex(o, "max_attempts", &v))
-		opt.max_attempts = json_object_is_type(v, json_type_int) && json_object_get_int64(v) > 0 &&
-		                           json_object_get_int64(v) <= INT_MAX
-		                       ? (int)json_object_get_int64(v)
-		                       : -1;
+		opt.max_attempts = positive_int(v);
 	if (json_object_object_get_ex(o, "tags", &v))
 		opt.tags = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
 	if (json_object_object_get_ex(o, "metadata", &v))
