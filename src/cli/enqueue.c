@@ -4,12 +4,13 @@
 #include <ctype.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdbool.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "encrypt.h"
@@ -297,6 +298,18 @@ static int enqueue_stdin(cli *c, const char *kind, const sluice_enqueue_opts *de
 	return rc;
 }
 
+/* A bad command line: frees what the parse built so far, exits 64. */
+__attribute__((format(printf, 2, 3))) static int usage(char *tags, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	free(tags);
+	return cli_fail(EXIT_USAGE, "%s", msg);
+}
+
 int cmd_enqueue(cli *c)
 {
 	const char *kind = NULL, *args = NULL, *v;
@@ -310,18 +323,22 @@ int cmd_enqueue(cli *c)
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			help();
 			return 0;
-		} else if (cli_opt(c->argc, c->argv, &i, "--queue", &v) && v) {
+		} else if (cli_opt(c->argc, c->argv, &i, "--queue", &v)) {
+			if (!v)
+				return usage(tags, "--queue needs a queue name");
 			o.queue = v;
 		} else if (cli_opt(c->argc, c->argv, &i, "--priority", &v)) {
 			if (parse_int(v, 1, 4, &o.priority) < 0)
-				return cli_fail(1, "--priority must be 1..4; nothing inserted");
+				return usage(tags, "--priority must be 1..4; nothing inserted");
 		} else if (cli_opt(c->argc, c->argv, &i, "--max-attempts", &v)) {
 			if (parse_int(v, 1, 32767, &o.max_attempts) < 0)
-				return cli_fail(1, "--max-attempts must be 1..32767; nothing inserted");
+				return usage(tags, "--max-attempts must be 1..32767; nothing inserted");
 		} else if (cli_opt(c->argc, c->argv, &i, "--scheduled-at", &v)) {
 			if (!v || parse_time(v, now, &o.scheduled_at_us) < 0)
-				return cli_fail(1, "--scheduled-at: want an RFC 3339 time or +DURATION");
-		} else if (cli_opt(c->argc, c->argv, &i, "--tags", &v) && v) {
+				return usage(tags, "--scheduled-at: want an RFC 3339 time or +DURATION");
+		} else if (cli_opt(c->argc, c->argv, &i, "--tags", &v)) {
+			if (!v)
+				return usage(tags, "--tags needs a comma-separated list");
 			char **t;
 			strv_split(v, ',', &t);
 			sb b = {0};
@@ -336,7 +353,9 @@ int cmd_enqueue(cli *c)
 			free(tags);
 			tags = sb_take(&b);
 			o.tags = tags;
-		} else if (cli_opt(c->argc, c->argv, &i, "--metadata", &v) && v) {
+		} else if (cli_opt(c->argc, c->argv, &i, "--metadata", &v)) {
+			if (!v)
+				return usage(tags, "--metadata needs a JSON object");
 			o.metadata = v;
 		} else if (cli_opt(c->argc, c->argv, &i, "--unique", NULL)) {
 			o.unique |= SLUICE_UNIQUE_BY_KIND;
@@ -348,7 +367,7 @@ int cmd_enqueue(cli *c)
 			int64_t ms;
 			const char *err;
 			if (!v || parse_duration_ms(v, &ms, &err) < 0 || ms < 1000)
-				return cli_fail(1, "--unique-period: want a duration of at least 1s");
+				return usage(tags, "--unique-period: want a duration of at least 1s");
 			o.unique |= SLUICE_UNIQUE_BY_PERIOD;
 			o.unique_period_s = ms / 1000;
 		} else if (cli_opt(c->argc, c->argv, &i, "--no-encrypt", NULL)) {
@@ -356,15 +375,13 @@ int cmd_enqueue(cli *c)
 		} else if (cli_opt(c->argc, c->argv, &i, "--stdin", NULL)) {
 			from_stdin = true;
 		} else if (a[0] == '-' && a[1]) {
-			free(tags);
-			return cli_fail(EXIT_USAGE, "enqueue: unknown option '%s'", a);
+			return usage(tags, "enqueue: unknown option '%s'", a);
 		} else if (!kind) {
 			kind = a;
 		} else if (!args) {
 			args = a;
 		} else {
-			free(tags);
-			return cli_fail(EXIT_USAGE, "enqueue: too many arguments");
+			return usage(tags, "enqueue: too many arguments");
 		}
 	}
 	if (!kind && !from_stdin) {
@@ -372,10 +389,8 @@ int cmd_enqueue(cli *c)
 		help();
 		return EXIT_USAGE;
 	}
-	if (from_stdin && args) {
-		free(tags);
-		return cli_fail(EXIT_USAGE, "enqueue --stdin takes args from stdin, not the command line");
-	}
+	if (from_stdin && args)
+		return usage(tags, "enqueue --stdin takes args from stdin, not the command line");
 	int rc = cli_setup_hooks(c);
 	if (rc) {
 		free(tags);

@@ -145,14 +145,21 @@ static PGresult *query(PGconn *conn, const char *schema, const char *tmpl, int n
 	return r;
 }
 
-static int cmd_list(cli *c, PGconn *conn, int argc, char **argv)
+typedef struct list_opts {
+	const char *state, *kind, *queue;
+	long limit;
+	bool decrypt;
+} list_opts;
+
+/* Before connecting, so that a bad option is a usage error (64, returned)
+ * even when the database is down. */
+static int list_parse(int argc, char **argv, list_opts *o)
 {
-	const char *state = NULL, *kind = NULL, *queue = NULL, *v;
-	long limit = 50;
-	bool decrypt = false;
+	const char *v;
+	*o = (list_opts){.limit = 50};
 	for (int i = 0; i < argc; i++) {
 		if (cli_opt(argc, argv, &i, "--state", &v)) {
-			state = v;
+			o->state = v;
 			bool ok = false;
 			for (int s = 0; states[s] && v; s++)
 				ok |= strcmp(states[s], v) == 0;
@@ -163,22 +170,30 @@ static int cmd_list(cli *c, PGconn *conn, int argc, char **argv)
 		} else if (cli_opt(argc, argv, &i, "--kind", &v)) {
 			if (!v)
 				return cli_fail(EXIT_USAGE, "--kind needs a kind");
-			kind = v;
+			o->kind = v;
 		} else if (cli_opt(argc, argv, &i, "--queue", &v)) {
 			if (!v)
 				return cli_fail(EXIT_USAGE, "--queue needs a queue name");
-			queue = v;
+			o->queue = v;
 		} else if (cli_opt(argc, argv, &i, "--limit", &v)) {
 			char *end = NULL;
-			limit = v ? strtol(v, &end, 10) : 0;
-			if (!v || !*v || *end || limit < 1 || limit > 100000)
+			o->limit = v ? strtol(v, &end, 10) : 0;
+			if (!v || !*v || *end || o->limit < 1 || o->limit > 100000)
 				return cli_fail(EXIT_USAGE, "--limit must be 1..100000");
 		} else if (cli_opt(argc, argv, &i, "--decrypt", NULL)) {
-			decrypt = true;
+			o->decrypt = true;
 		} else {
 			return cli_fail(EXIT_USAGE, "jobs list: unknown argument '%s'", argv[i]);
 		}
 	}
+	return 0;
+}
+
+static int cmd_list(cli *c, PGconn *conn, const list_opts *o)
+{
+	const char *state = o->state, *kind = o->kind, *queue = o->queue;
+	long limit = o->limit;
+	bool decrypt = o->decrypt;
 	char lim[16];
 	snprintf(lim, sizeof lim, "%ld", limit);
 	const char *params[] = {state, kind, queue, lim};
@@ -355,6 +370,9 @@ int cmd_jobs(cli *c)
 		return cli_fail(EXIT_USAGE, "jobs: unknown subcommand '%s' (list, get, retry, cancel, delete)", sub);
 	long long id = 0;
 	bool decrypt = false;
+	list_opts lo;
+	if (list && list_parse(c->argc - 2, c->argv + 2, &lo) != 0)
+		return EXIT_USAGE;
 	if (!list) {
 		if (c->argc < 3 || parse_id(c->argv[2], &id) < 0)
 			return cli_fail(EXIT_USAGE, "jobs %s: needs a job id", sub);
@@ -376,7 +394,7 @@ int cmd_jobs(cli *c)
 	char idtxt[24];
 	snprintf(idtxt, sizeof idtxt, "%lld", id);
 	if (list)
-		rc = cmd_list(c, conn, c->argc - 2, c->argv + 2);
+		rc = cmd_list(c, conn, &lo);
 	else if (get)
 		rc = cmd_get(c, conn, idtxt, decrypt);
 	else

@@ -27,7 +27,7 @@ bad() { # bad EXIT "expected message" args...
 }
 bad 1 "args must be a JSON object; nothing inserted" enqueue demo.noop '{"a":'
 bad 1 "args must be a JSON object; nothing inserted" enqueue demo.noop '[1,2]'
-bad 1 "priority must be 1..4; nothing inserted" enqueue demo.noop '{}' --priority 5
+bad 64 "priority must be 1..4; nothing inserted" enqueue demo.noop '{}' --priority 5
 bad 1 "invalid queue name 'Bad Queue'" enqueue demo.noop '{}' --queue 'Bad Queue'
 bad 1 "invalid kind" enqueue 'no spaces' '{}'
 bad 1 "no job 424242" jobs get 424242
@@ -37,8 +37,17 @@ bad 1 "no queue 'nosuch' in river_queue" queues pause nosuch
 bad 64 "--limit must be 1..100000" jobs list --limit 10abc
 bad 64 "--queue needs a queue name" jobs list --queue
 bad 64 "jobs get: needs a job id" jobs get 99999999999999999999
-bad 1 "scheduled-at: want an RFC 3339 time" enqueue demo.noop '{}' --scheduled-at 2026-01-01T00:00:00+2:00
-bad 1 "scheduled-at: want an RFC 3339 time" enqueue demo.noop '{}' --scheduled-at 2026-13-40T00:00:00Z
+bad 64 "scheduled-at: want an RFC 3339 time" enqueue demo.noop '{}' --scheduled-at 2026-01-01T00:00:00+2:00
+bad 64 "scheduled-at: want an RFC 3339 time" enqueue demo.noop '{}' --scheduled-at 2026-13-40T00:00:00Z
+bad 64 "--max-attempts must be 1..32767" enqueue demo.noop '{}' --max-attempts 0
+bad 64 "--queue needs a queue name" enqueue demo.noop '{}' --queue
+bad 64 "--metadata needs a JSON object" enqueue demo.noop '{}' --metadata
+bad 64 "--unique-period: want a duration" enqueue demo.noop '{}' --unique-period 10ms
+# A bad option is a usage error before any connection is tried (was 69 for jobs list).
+for a in "jobs list --limit 0" "enqueue demo.noop {} --priority 9"; do
+	"$S" --database-url "host=$TMP/nowhere dbname=x" $a 2>/dev/null; rc=$?
+	assert_eq 64 "$rc" "sluice $a with the database down: exit 64"
+done
 bad 1 "scheduled_at must be within the years 1 to 9999; nothing inserted" enqueue demo.noop '{}' --scheduled-at 0000-06-01T00:00:00Z
 # -h or --help anywhere shows the command's help and runs nothing (jobs list -h crashed)
 for a in "jobs list -h" "jobs retry 5 --help" "keys status -h" "enqueue demo.noop --queue -h"; do
