@@ -148,6 +148,14 @@ static void on_job_done(job *j, void *arg)
 	daemon_maybe_finish(d);
 }
 
+const job *daemon_running_job(const sluiced *d, int64_t id)
+{
+	for (const job *j = d->running.next; j != &d->running; j = j->next)
+		if (j->pub.id == id)
+			return j;
+	return NULL;
+}
+
 static int64_t effective_timeout(const sluiced *d, const job *j)
 {
 	if (!j->kind || j->kind->timeout_ms < 0)
@@ -354,10 +362,14 @@ static void log_enc_state(const char *msg, const cfg *c)
  * policy they started with (reference-counted). */
 static void reload(sluiced *d)
 {
+	/* Before READY=1, systemd is still waiting for the start: a RELOADING=1
+	 * ... READY=1 pair would tell it the daemon is up while it is not. */
+	bool tell = d->ready;
 	char reloading[64];
 	snprintf(reloading, sizeof reloading, "RELOADING=1\nMONOTONIC_USEC=%llu",
 	         (unsigned long long)uv_hrtime() / 1000);
-	sd_notify_send(reloading);
+	if (tell)
+		sd_notify_send(reloading);
 	cfg nc;
 	cfg_errors errs = {0};
 	int rc = cfg_load(d->config_path, getenv("DATABASE_URL"), 0, &nc, &errs);
@@ -369,7 +381,8 @@ static void reload(sluiced *d)
 		for (size_t i = 0; i < errs.n; i++)
 			log_error("reload refused; running configuration kept", LS("detail", errs.v[i]));
 		cfg_errors_free(&errs);
-		sd_notify_send("READY=1");
+		if (tell)
+			sd_notify_send("READY=1");
 		return;
 	}
 	const char *restart[5];
@@ -419,7 +432,8 @@ static void reload(sluiced *d)
 	enc_install(enc_policy_from(&nc));
 	cfg_free(&nc);
 	log_enc_state("configuration reloaded", &d->cfg);
-	sd_notify_send("READY=1");
+	if (tell)
+		sd_notify_send("READY=1");
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -752,8 +766,23 @@ static size_t total_workers(const cfg *c)
 	return n;
 }
 
+/* Until the loop's own SIGHUP handler is in place (after the config, the
+ * plugins and the metrics bind), SIGHUP's default action would end the
+ * process: note it instead, and reload once the handler is there. A
+ * handler, not SIG_IGN, which would stay ignored across exec in processes
+ * a plugin starts. */
+static volatile sig_atomic_t early_hup;
+static void on_early_hup(int signum)
+{
+	(void)signum;
+	early_hup = 1;
+}
+
 int daemon_run(const char *config_path)
 {
+	struct sigaction sa = {.sa_handler = on_early_hup, .sa_flags = SA_RESTART};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
 	sluiced *d = xcalloc(1, sizeof *d);
 	cfg_errors errs = {0};
 	if (sodium_init() < 0) {
@@ -844,6 +873,8 @@ int daemon_run(const char *config_path)
 		sigs[i]->data = d;
 		uv_signal_start(sigs[i], on_signal, signums[i]);
 	}
+	if (early_hup)
+		reload(d);
 
 	log_info("sluiced starting", LS("version", SLUICE_VERSION), LS("config", config_path),
 	         LI("workers", (int64_t)total_workers(&d->cfg)));

@@ -140,8 +140,14 @@ static void on_stuck(db_status st, PGresult *res, const char *err, void *arg)
 		if (!cancel && k) {
 			/* As River's rescuer: a job with no time limit (the kind's -1,
 			 * or [worker] job_timeout = 0, River's -1) may run for days, so
-			 * it is never stuck; one within its limit is not stuck yet. */
-			int64_t timeout = k->timeout_ms ? k->timeout_ms : m->d->cfg.job_timeout_ms;
+			 * it is never stuck; one within its limit is not stuck yet. A
+			 * job running here keeps the limit it was started with: a
+			 * reload that lowers job_timeout must not rescue it (and run
+			 * it twice at once) while its handler is still within it. */
+			const job *own = daemon_running_job(m->d, id);
+			int64_t timeout = own           ? own->timeout_ms
+			                  : k->timeout_ms ? k->timeout_ms
+			                                  : m->d->cfg.job_timeout_ms;
 			if (timeout <= 0 || (now - attempted_us) / 1000 < timeout)
 				continue;
 		}

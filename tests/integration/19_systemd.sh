@@ -31,6 +31,25 @@ assert_eq 0 "$STOP_RC" "clean exit"
 grep -q ' STOPPING=1$' "$TMP/notify.log" && ok "STOPPING=1 on SIGTERM" || not_ok "no STOPPING=1"
 kill "$NL"; wait "$NL" 2>/dev/null
 
+# A SIGHUP before READY=1 (the database is down) reloads, but sends neither
+# RELOADING=1 nor READY=1: systemd would take the unit as started.
+"$B/tests/tools/notify-listen" "$TMP/notify2" >"$TMP/notify2.log" &
+NL=$!
+sleep 0.2
+DATABASE_URL="postgresql:///x?host=$TMP/nowhere" NOTIFY_SOCKET=$TMP/notify2 \
+	${SLUICED_WRAP:-} "$B/sluiced" -c "$TMP/d.ini" 2>"$TMP/down.log" &
+DOWN=$!
+for i in $(seq 100); do grep -q 'msg="sluiced starting"' "$TMP/down.log" && break; sleep 0.1; done
+kill -HUP "$DOWN"
+check "the early SIGHUP reloads" \
+	bash -c "for i in \$(seq 100); do grep -q 'msg=\"configuration reloaded\"' '$TMP/down.log' && exit 0; sleep 0.1; done; exit 1"
+sleep 0.3
+assert_eq 0 "$(grep -c -e 'READY=1' -e 'RELOADING=1' "$TMP/notify2.log")" "no READY=1 or RELOADING=1 before the database is up"
+kill -TERM "$DOWN"; wait "$DOWN"
+assert_eq 0 "$?" "stopped while waiting for the database: clean exit"
+check "no sanitizer reports" no_sanitizer_reports "$TMP/down.log"
+kill "$NL"; wait "$NL" 2>/dev/null
+
 if command -v systemd-analyze >/dev/null; then
 	score=$(systemd-analyze security --offline=true systemd/sluiced.service 2>/dev/null | sed -n 's/.*Overall exposure level for sluiced.service: \([0-9.]*\).*/\1/p')
 	check "systemd-analyze security score $score <= 2.0" awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 2.0) }'
