@@ -151,9 +151,11 @@ int keys_parse(const char *value, key_source **out, size_t *n_out, char *err, si
 			break;
 		}
 		if (id && !key_id_valid(id)) {
+			/* Not echoed: what was typed before '=' may be a key (an
+			 * unpadded base64 key is no valid id). */
 			snprintf(err, errlen,
-			         "item %zu: key id '%s' must be 1-%d letters, digits, '_' or '-'", i + 1, id,
-			         KEY_ID_MAX);
+			         "item %zu: the key id before '=' must be 1-%d letters, digits, '_' or '-'",
+			         i + 1, KEY_ID_MAX);
 			free(id);
 			rc = -1;
 			break;

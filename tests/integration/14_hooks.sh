@@ -25,6 +25,15 @@ assert_eq '{"b": 2, "stamped": true}' "$(q "SELECT metadata->'output' FROM river
 check "refusing work hook: job errors" wait_for "SELECT errors IS NOT NULL FROM river_job WHERE id = $r" 10
 assert_eq "hook kind_check failed: refused by hook|f" "$(q "SELECT errors[1]->>'error', metadata ? 'output' FROM river_job WHERE id = $r")" \
 	"with the hook's reason; the handler did not run"
+# A child refused by an insert hook: the hook is named in the log, what it
+# said is not (its words may quote the args).
+s=$(q "INSERT INTO river_job (kind, args, max_attempts) VALUES ('demo.spawn',
+       '{\"children\": [{\"kind\": \"demo.noop\", \"args\": {\"x\": \"river_encrypt\"}}]}', 1) RETURNING id" | head -1)
+check "the refused child fails its parent" \
+	wait_for "SELECT errors[1]->>'error' = 'children[0] was refused' FROM river_job WHERE id = $s" 10
+grep -q 'msg="enqueue refused".* reason="hook stamp failed"' "$DAEMON_LOG" && ok "the refusing hook is named in the log" ||
+	not_ok "no 'enqueue refused' line naming the hook"
+grep -q 'insert hook saw ciphertext' "$DAEMON_LOG" && not_ok "the hook's own words were logged" || ok "the hook's own words are not logged"
 stop_daemon
 assert_eq 0 "$STOP_RC" "clean exit"
 

@@ -358,6 +358,9 @@ static void key_sources_parse(void)
 	      strstr(err, "absolute path"));
 	CHECK(keys_parse("vault:x", &s, &n, err, sizeof err) < 0 && strstr(err, "unknown key source"));
 	CHECK(keys_parse("bad id=env:X", &s, &n, err, sizeof err) < 0 && strstr(err, "key id"));
+	/* an unpadded base64 key typed as the id: refused, never echoed */
+	CHECK(keys_parse("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=file:/k", &s, &n, err, sizeof err) < 0 &&
+	      strstr(err, "key id") && !strstr(err, "ECAwQF"));
 	/* key material typed after a scheme: refused, never echoed */
 	const char *after[] = {"env:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
 	                       "credential:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
