@@ -318,6 +318,16 @@ bool completer_full(completer *c)
 	return c->full;
 }
 
+bool completer_holds(const completer *c, int64_t job_id, int attempt)
+{
+	const completion *lists[] = {c->inflight, c->head};
+	for (size_t i = 0; i < 2; i++)
+		for (const completion *k = lists[i]; k; k = k->next)
+			if (k->job_id == job_id && k->fetched_attempt == attempt)
+				return true;
+	return false;
+}
+
 size_t completer_backlog(const completer *c) { return c->pending + c->ninflight; }
 
 void completer_free(completer *c)

@@ -64,6 +64,8 @@ bool completer_idle(const completer *c);
 /* Whether COMPLETE_BACKLOG_WAIT outcomes wait; if so, on_room follows. */
 bool completer_full(completer *c);
 size_t completer_backlog(const completer *c);
+/* Whether the outcome of this attempt of the job waits or is being written. */
+bool completer_holds(const completer *c, int64_t job_id, int attempt);
 /* After the loop closed the timer. */
 void completer_free(completer *c);
 /* Frees whatever could not be written (shutdown with the database down). */

@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "migrate.h"
 #include "notify.h"
+#include "periodic.h"
 #include "registry.h"
 #include "sql.h"
 #include "util.h"
@@ -148,10 +149,10 @@ static void on_job_done(job *j, void *arg)
 	daemon_maybe_finish(d);
 }
 
-const job *daemon_running_job(const sluiced *d, int64_t id)
+const job *daemon_running_job(const sluiced *d, int64_t id, int attempt)
 {
 	for (const job *j = d->running.next; j != &d->running; j = j->next)
-		if (j->pub.id == id)
+		if (j->pub.id == id && j->pub.attempt == attempt)
 			return j;
 	return NULL;
 }
@@ -346,6 +347,8 @@ static bool queues_equal(const cfg *a, const cfg *b)
 	return true;
 }
 
+static void on_poll_timer(uv_timer_t *t);
+
 static void log_enc_state(const char *msg, const cfg *c)
 {
 	static const char *const modes[] = {"off", "encrypt", "decrypt_only"};
@@ -385,7 +388,7 @@ static void reload(sluiced *d)
 			sd_notify_send("READY=1");
 		return;
 	}
-	const char *restart[5];
+	const char *restart[8];
 	size_t nr = 0;
 	if (strcmp(nc.db_url, d->cfg.db_url) != 0)
 		restart[nr++] = "[database] url";
@@ -398,6 +401,10 @@ static void reload(sluiced *d)
 		restart[nr++] = "[worker] queues";
 	if (!strv_equal(nc.plugins, d->cfg.plugins))
 		restart[nr++] = "[worker] plugins";
+	if (strcmp(nc.metrics_listen, d->cfg.metrics_listen) != 0)
+		restart[nr++] = "[metrics] listen";
+	if (!periodic_defs_equal(nc.periodic, nc.nperiodic, d->cfg.periodic, d->cfg.nperiodic))
+		restart[nr++] = "[periodic]";
 	for (size_t i = 0; i < nr; i++)
 		log_warn("changed setting needs a restart; keeping the running value",
 		         LS("setting", restart[i]));
@@ -416,6 +423,8 @@ static void reload(sluiced *d)
 	d->cfg.completed_retention_ms = nc.completed_retention_ms;
 	d->cfg.cancelled_retention_ms = nc.cancelled_retention_ms;
 	d->cfg.discarded_retention_ms = nc.discarded_retention_ms;
+	maint_intervals_reloaded(&d->maint);
+	timer_pull_in(&d->poll_timer, on_poll_timer, (uint64_t)d->cfg.poll_interval_ms);
 	bool resched = nc.reindex_enabled != d->cfg.reindex_enabled ||
 	               !cron_equal(&nc.reindex_sched, &d->cfg.reindex_sched);
 	d->cfg.reindex_enabled = nc.reindex_enabled;

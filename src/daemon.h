@@ -100,7 +100,7 @@ void fetch_stop(sluiced *d);
 /* daemon.c: called by the producer. True when j is to go to the pool. */
 bool daemon_dispatch(sluiced *d, pq_queue *q, job *j);
 void daemon_maybe_finish(sluiced *d);
-/* The job with this id a handler here is working, or NULL. */
-const job *daemon_running_job(const sluiced *d, int64_t id);
+/* This attempt of the job, if a handler here is working it; else NULL. */
+const job *daemon_running_job(const sluiced *d, int64_t id, int attempt);
 
 #endif

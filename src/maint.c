@@ -137,6 +137,9 @@ static void on_stuck(db_status st, PGresult *res, const char *err, void *arg)
 		int64_t attempted_us = strtoll(PQgetvalue(res, i, 6), NULL, 10);
 		m->rescue_after_id = id;
 		const kind_entry *k = registry_find(kind);
+		/* Worked here, its outcome on the way: not stuck. */
+		if (completer_holds(&m->d->comp, id, attempt))
+			continue;
 		if (!cancel && k) {
 			/* As River's rescuer: a job with no time limit (the kind's -1,
 			 * or [worker] job_timeout = 0, River's -1) may run for days, so
@@ -144,7 +147,7 @@ static void on_stuck(db_status st, PGresult *res, const char *err, void *arg)
 			 * job running here keeps the limit it was started with: a
 			 * reload that lowers job_timeout must not rescue it (and run
 			 * it twice at once) while its handler is still within it. */
-			const job *own = daemon_running_job(m->d, id);
+			const job *own = daemon_running_job(m->d, id, attempt);
 			int64_t timeout = own           ? own->timeout_ms
 			                  : k->timeout_ms ? k->timeout_ms
 			                                  : m->d->cfg.job_timeout_ms;
@@ -421,6 +424,25 @@ void maint_set_active(maint *m, bool on)
 	for (size_t i = 0; i < m->d->cfg.nperiodic; i++)
 		m->periodic_next[i] = cron_next(&m->d->cfg.periodic[i].sched, now);
 	arm_periodic(m);
+}
+
+void timer_pull_in(uv_timer_t *t, uv_timer_cb cb, uint64_t ms)
+{
+	if (uv_is_active((uv_handle_t *)t) && uv_timer_get_due_in(t) > ms)
+		uv_timer_start(t, cb, ms, 0);
+}
+
+/* A timer armed for the old interval would wait it out in full: a
+ * cleaner_interval cut from 24h to 30s would apply a day later. A longer
+ * interval applies from the next run. (A timer not armed has its query in
+ * flight, and arms with the new interval when it is done.) */
+void maint_intervals_reloaded(maint *m)
+{
+	if (!m->active)
+		return;
+	timer_pull_in(&m->sched_t, run_schedule, SCHEDULE_EVERY_MS);
+	timer_pull_in(&m->rescue_t, run_rescue, RESCUE_EVERY_MS);
+	timer_pull_in(&m->clean_t, run_clean, CLEAN_EVERY_MS);
 }
 
 void maint_free(maint *m)

@@ -28,6 +28,10 @@ typedef struct maint {
 void maint_init(maint *m, struct sluiced *d, db_conn *conn);
 /* On when this daemon leads (and [maintenance] enabled), off otherwise. */
 void maint_set_active(maint *m, bool on);
+/* After a reload: the intervals in d->cfg apply to the timers now armed. */
+void maint_intervals_reloaded(maint *m);
+/* A timer armed to fire later than ms from now fires at ms instead. */
+void timer_pull_in(uv_timer_t *t, uv_timer_cb cb, uint64_t ms);
 void maint_free(maint *m);
 
 #endif

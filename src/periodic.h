@@ -5,6 +5,7 @@
 #ifndef SLUICE_PERIODIC_H
 #define SLUICE_PERIODIC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,5 +24,6 @@ typedef struct periodic_def {
 int periodic_parse(const char *name, const char *value, periodic_def *out, char *err,
                    size_t errlen);
 void periodic_defs_free(periodic_def *d, size_t n);
+bool periodic_defs_equal(const periodic_def *a, size_t na, const periodic_def *b, size_t nb);
 
 #endif

@@ -102,3 +102,18 @@ void periodic_defs_free(periodic_def *d, size_t n)
 	}
 	free(d);
 }
+
+static bool str_eq(const char *a, const char *b) { return a == b || (a && b && strcmp(a, b) == 0); }
+
+bool periodic_defs_equal(const periodic_def *a, size_t na, const periodic_def *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (!str_eq(a[i].name, b[i].name) || !cron_equal(&a[i].sched, &b[i].sched) ||
+		    !str_eq(a[i].kind, b[i].kind) || !str_eq(a[i].queue, b[i].queue) ||
+		    !str_eq(a[i].args, b[i].args) || a[i].priority != b[i].priority ||
+		    a[i].max_attempts != b[i].max_attempts)
+			return false;
+	return true;
+}

@@ -47,6 +47,13 @@ kill -HUP "$DAEMON_PID"
 check "queue change needs a restart" \
 	bash -c "for i in \$(seq 50); do grep -q 'changed setting needs a restart.*setting=\"\[worker\] queues\"' '$DAEMON_LOG' && exit 0; sleep 0.1; done; exit 1"
 
+{ cat "$TMP/base.ini"; printf '[encryption]\nkeys = file:%s\n[periodic]\ntick = @every 1h kind=demo.noop\n[metrics]\nlisten = 127.0.0.1:%s\n' "$TMP/b.key" "$(free_port)"; } >"$TMP/d.ini"
+kill -HUP "$DAEMON_PID"
+for s in 'setting=\[periodic\]' 'setting=\"\[metrics\] listen\"'; do
+	check "$s change needs a restart" \
+		bash -c "for i in \$(seq 50); do grep -q 'changed setting needs a restart.*$s' '$DAEMON_LOG' && exit 0; sleep 0.1; done; exit 1"
+done
+
 check "jobs running across reloads all completed" wait_for "SELECT count(*) = 10 FROM river_job WHERE kind = 'demo.sleep' AND state = 'completed' AND attempt = 1" 10
 stop_daemon
 assert_eq 0 "$STOP_RC" "clean exit"

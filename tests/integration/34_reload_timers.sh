@@ -1,11 +1,12 @@
-# A reload that lowers [worker] job_timeout leaves the jobs already running
-# here their old limit: the rescuer must not take one that is still within
-# it (it would run twice at once). A stuck job that nobody runs is still
-# rescued under the new limit.
+# Reloaded time settings and what is already under way. A reload that lowers
+# [worker] job_timeout leaves the jobs already running here their old limit:
+# the rescuer must not take one that is still within it (it would run twice
+# at once); a stuck job that nobody runs is still rescued under the new
+# limit. A shorter interval applies to the timer already armed for the old.
 . tests/lib/common.sh
-new_db reloadrescue
+new_db reloadtimers
 maint_config "$TMP/d.ini" solo "rescue_after = 1s"
-sed -i 's/^\[worker\]$/[worker]\njob_timeout = 30s/' "$TMP/d.ini"
+sed -i 's/^\[worker\]$/[worker]\njob_timeout = 30s/; s/^scheduler_interval = .*/scheduler_interval = 1h/' "$TMP/d.ini"
 
 q "INSERT INTO river_job (kind, args) VALUES ('demo.sleep', '{\"ms\": 5000}')"
 mine=$(q "SELECT max(id) FROM river_job")
@@ -27,6 +28,15 @@ assert_eq "running 1" "$(q "SELECT state || ' ' || attempt FROM river_job WHERE 
 	"the job started under job_timeout = 30s is not rescued at 1s"
 check "it completes on its first attempt" \
 	wait_for "SELECT state = 'completed' AND attempt = 1 AND errors IS NULL FROM river_job WHERE id = $mine" 15
+
+q "INSERT INTO river_job (kind, args, state, scheduled_at) VALUES ('demo.noop', '{}', 'scheduled', now() + interval '500 ms')" >/dev/null
+later=$(q "SELECT max(id) FROM river_job")
+sleep 1.5
+assert_eq scheduled "$(q "SELECT state FROM river_job WHERE id = $later")" "due, but the scheduler is an hour away"
+sed -i 's/^scheduler_interval = 1h$/scheduler_interval = 300ms/' "$TMP/d.ini"
+kill -HUP "$DAEMON_PID"
+check "after scheduler_interval = 300ms is reloaded, it runs within that" \
+	wait_for "SELECT state = 'completed' FROM river_job WHERE id = $later" 5
 stop_daemon
 assert_eq 0 "$STOP_RC" "clean exit"
 grep -q 'no longer running' "$DAEMON_LOG" && not_ok "an outcome was refused: the job ran twice" || ok "its outcome was written"
