@@ -439,6 +439,8 @@ int envelope_open(const envelope *e, const sluice_encryptor *enc, const uint8_t 
 
 /* ---- finding the envelope in args ---------------------------------------------- */
 
+#define ARGS_MAX_DEPTH 1000
+
 /* A JSON string body that needs no unescaping: no quote, no backslash.
  * (Other characters are checked when the token is parsed.) */
 static bool plain_string(const char *s, size_t n)
@@ -469,13 +471,21 @@ int args_envelope(const char *args, size_t len, const char **token, size_t *tokl
 			}
 		}
 	}
-	json_tokener *tok = json_tokener_new();
-	json_object *o = json_tokener_parse_ex(tok, args, (int)len);
-	json_tokener_free(tok);
+	/* Deeper than json-c's default 32: args jsonb took may nest deeper. */
+	json_tokener *tok = json_tokener_new_ex(ARGS_MAX_DEPTH);
+	json_object *o = tok ? json_tokener_parse_ex(tok, args, (int)len) : NULL;
+	if (tok)
+		json_tokener_free(tok);
 	json_object *v;
 	int rc = 0;
-	if (!o || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, ENVELOPE_KEY, &v)) {
+	if (!o) {
+		/* Deeper still (or not JSON): whether it is an envelope cannot be
+		 * told, and an unread envelope must not pass for plaintext. */
+		snprintf(why, n, "malformed envelope (args mentioning \"" ENVELOPE_KEY
+		                 "\" nest over %d levels or are not JSON)", ARGS_MAX_DEPTH);
+		rc = -1;
+	} else if (!json_object_is_type(o, json_type_object) ||
+	           !json_object_object_get_ex(o, ENVELOPE_KEY, &v)) {
 		rc = 0; /* the string appears deeper: plaintext */
 	} else if (json_object_object_length(o) != 1) {
 		snprintf(why, n, "malformed envelope (\"" ENVELOPE_KEY "\" with other keys beside it)");

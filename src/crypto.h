@@ -66,6 +66,10 @@ void envelope_free(envelope *e);
  * fixed one). Returns the new args JSON, {"river_encrypt":"..."}. */
 char *envelope_seal(const sluice_encryptor *enc, const char *kid, const uint8_t *key,
                     const char *kind, const char *pt, size_t len, const uint8_t *nonce);
+/* The length of envelope_seal's args as the row holds them: jsonb prints
+ * {"river_encrypt": "..."}, one space more (the token needs no escapes).
+ * What a fetch measures against [worker] max_args_size. */
+#define ENVELOPE_STORED_LEN(sealed) (strlen(sealed) + 1)
 /* Decrypts into a malloc'd NUL-terminated buffer, to be released with
  * crypto_free_plain (which zeroes it). Returns 0 or -1 with why. */
 int envelope_open(const envelope *e, const sluice_encryptor *enc, const uint8_t *key,

@@ -149,18 +149,20 @@ int hooks_insert_begin(const char *kind, const char *queue, const char *args, si
 		crypto_free_plain(cur, curlen);
 		return -1;
 	}
+	size_t stored = curlen;
 	if (sealed) {
 		crypto_free_plain(cur, curlen);
 		cur = sealed;
 		curlen = strlen(sealed);
+		stored = ENVELOPE_STORED_LEN(sealed);
 	}
 	/* As stored, too: a fetch refuses args over the limit, and the hooks
 	 * and the envelope make them longer. */
-	if (curlen > max_args) {
+	if (stored > max_args) {
 		size_t max = max_args;
 		snprintf(err, errlen,
 		         "args too large once %s: %zu bytes ([worker] max_args_size is %zu)",
-		         sealed ? "encrypted" : "through the insert hooks", curlen, max);
+		         sealed ? "encrypted" : "through the insert hooks", stored, max);
 		crypto_free_plain(cur, curlen);
 		return -1;
 	}

@@ -295,9 +295,15 @@ enum fetch_col {
  * data base64url. Only for what passes may the CLI show a field: the
  * text of anything else may be a plaintext secret. */
 #define SQL_ENVELOPE_WELL_FORMED                                                        \
-	"(args - 'river_encrypt' = '{}'::jsonb\n"                                        \
+	"(CASE WHEN jsonb_typeof(args) <> 'object' THEN false\n"                         \
+	"  ELSE args - 'river_encrypt' = '{}'::jsonb\n"                                  \
 	"  AND jsonb_typeof(args -> 'river_encrypt') = 'string'\n"                       \
 	"  AND args ->> 'river_encrypt' ~\n"                                             \
-	"    '^s[12]\\.[A-Za-z0-9_-]{1,32}\\.[A-Za-z0-9_-]{1,32}\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$')"
+	"    '^s[12]\\.[A-Za-z0-9_-]{1,32}\\.[A-Za-z0-9_-]{1,32}\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$' END)"
+/* Args the CLI must not take for plaintext: an envelope's key, or no
+ * object at all (a string "river_encrypt" has that "key" too, and
+ * args - 'river_encrypt' fails on a scalar: hence the CASE above, as
+ * PostgreSQL does not promise to evaluate AND left to right). */
+#define SQL_NOT_PLAINTEXT "(jsonb_typeof(args) <> 'object' OR args ? 'river_encrypt')"
 
 #endif

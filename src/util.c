@@ -265,10 +265,11 @@ int parse_size(const char *s, int64_t max, int64_t *out, const char **err)
 	double v = strtod(s, &end);
 	while (*end == ' ')
 		end++;
-	double mul = !*end ? 1 : strcmp(end, "KB") == 0 ? 1024.0 : strcmp(end, "MB") == 0 ? 1048576.0
+	double mul = !*end || strcmp(end, "B") == 0 ? 1 : strcmp(end, "KB") == 0 ? 1024.0
+	             : strcmp(end, "MB") == 0                      ? 1048576.0
 	                     : strcmp(end, "GB") == 0 ? 1073741824.0 : -1;
 	if (end == s || mul < 0 || !(v >= 0)) { /* !(v >= 0): NaN too */
-		*err = "not a size (use e.g. 65536, 512KB, 16MB)";
+		*err = "not a size (use e.g. 65536, 512KB, 16MB; B, KB, MB, GB)";
 		return -1;
 	}
 	if (v * mul > (double)max) { /* before the cast: inf and 1e30 fit no int64_t */

@@ -94,7 +94,7 @@ int cmd_keys(cli *c)
 	char *sql = sql_render(
 	    /* Only a well-formed envelope's key id is shown: the text of
 	     * anything else under river_encrypt may be a plaintext secret. */
-	    "SELECT CASE WHEN NOT args ? 'river_encrypt' THEN ''\n"
+	    "SELECT CASE WHEN NOT " SQL_NOT_PLAINTEXT " THEN ''\n"
 	    "  WHEN " SQL_ENVELOPE_WELL_FORMED " THEN split_part(args ->> 'river_encrypt', '.', 3)\n"
 	    "  ELSE '?' END,\n"
 	    "  state::text, count(*)\n"

@@ -8,6 +8,7 @@
  * SIGKILL) leaves each row either as it was or rewritten, never broken;
  * running it again continues. */
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,11 +31,12 @@
 #define EXIT_INCOMPLETE 2
 /* A batch stops at this many bytes of args (as text), so memory stays
  * bounded whatever the rows hold: up to [worker] max_args_size each, 16MB by
- * default, and a batch of 500 such rows would be 8 GB at once. The update's
- * one parameter, about 4/3 of it once sealed, stays far below the 1 GB
- * PostgreSQL takes in one value. */
+ * default, and a batch of 500 such rows would be 8 GB at once. It may go one
+ * row past; the update's one jsonb parameter holds the batch sealed, about
+ * 4/3 of it, and a jsonb array holds at most 256MB: 128MB plus a 16MB row,
+ * sealed, is 192MB. */
 #define DEFAULT_BATCH_BYTES (64LL << 20)
-#define MAX_BATCH_BYTES (256LL << 20)
+#define MAX_BATCH_BYTES (128LL << 20)
 _Static_assert(ENCRYPTOR_NAME_MAX == 32 && KEY_ID_MAX == 32,
                "SQL_ENVELOPE_WELL_FORMED allows names of up to 32 characters");
 
@@ -60,7 +62,7 @@ static void help(void)
 	       "the current key.\n"
 	       "\n"
 	       "  --batch-bytes SIZE  a batch also stops at SIZE of args read (default 64MB,\n"
-	       "                      at most 256MB); its memory is about three times that\n"
+	       "                      at most 128MB); its memory is about three times that\n"
 	       "  --dry-run           count what would be rewritten, by source and kind\n"
 	       "  --kinds a,b         only these kinds\n"
 	       "  --include-finished  also completed, cancelled and discarded jobs\n"
@@ -82,7 +84,7 @@ typedef struct counts {
 #define TO_REWRITE                                                                          \
 	"($4::bool OR state NOT IN ('completed', 'cancelled', 'discarded'))\n"                \
 	"  AND ($3::text[] IS NULL OR kind = ANY($3::text[]))\n"                              \
-	"  AND CASE WHEN args ? 'river_encrypt'\n"                                            \
+	"  AND CASE WHEN " SQL_NOT_PLAINTEXT "\n"                                                \
 	"    THEN NOT " SQL_ENVELOPE_WELL_FORMED "\n"                                         \
 	"      OR split_part(args ->> 'river_encrypt', '.', 1) <> '" ENVELOPE_VERSION "'\n"   \
 	"      OR split_part(args ->> 'river_encrypt', '.', 2) <> $1\n"                       \
@@ -118,7 +120,10 @@ static char *rewrite(const enc_policy *p, const char *kind, const char *args, si
 	char *hold = NULL, why[256], *pt = NULL;
 	int e = args_envelope(args, strlen(args), &tok, &toklen, &hold, why, sizeof why);
 	bool from_plain = e == 0, same_key = false;
-	if (e == 0) {
+	/* Args that are no object are no job a daemon will run (and not
+	 * plaintext to seal): left as they are, counted. (From jsonb's text,
+	 * the first character tells.) */
+	if (e == 0 && args[0] == '{') {
 		pt = xstrdup(args);
 		plen = strlen(pt);
 	} else if (e == 1) {
@@ -166,7 +171,7 @@ static char *rewrite(const enc_policy *p, const char *kind, const char *args, si
 	}
 	/* Daemons refuse args over [worker] max_args_size as stored: a job
 	 * that works now must not be made one that is discarded. */
-	if (strlen(sealed) > max_args) {
+	if (ENVELOPE_STORED_LEN(sealed) > max_args) {
 		n->too_large++;
 		free(sealed);
 		return NULL;
@@ -222,12 +227,12 @@ static int usage(char **kinds, const char *msg)
 static int dry_run(cli *c, PGconn *conn, const enc_policy *p, const char *const *params)
 {
 	char *sql = sql_render(
-	    "SELECT CASE WHEN NOT args ? 'river_encrypt' THEN '(plaintext)'\n"
+	    "SELECT CASE WHEN NOT " SQL_NOT_PLAINTEXT " THEN '(plaintext)'\n"
 	    "  WHEN e.ok THEN split_part(args ->> 'river_encrypt', '.', 3) ELSE '(malformed)' END,\n"
 	    "  CASE WHEN e.ok THEN split_part(args ->> 'river_encrypt', '.', 1) ELSE '' END, kind,\n"
 	    "  count(*) FILTER (WHERE state <> 'running'), count(*) FILTER (WHERE state = 'running')\n"
 	    "FROM {S}river_job,\n"
-	    "  LATERAL (SELECT args ? 'river_encrypt' AND " SQL_ENVELOPE_WELL_FORMED " AS ok) e\n"
+	    "  LATERAL (SELECT " SQL_ENVELOPE_WELL_FORMED " AS ok) e\n"
 	    "WHERE " TO_REWRITE "\n"
 	    "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
 	    c->cfg.db_schema);
@@ -306,7 +311,7 @@ int cmd_reencrypt(cli *c)
 		} else if (cli_opt(c->argc, c->argv, &i, "--batch-bytes", &v)) {
 			const char *why;
 			if (!v || parse_size(v, MAX_BATCH_BYTES, &batch_bytes, &why) < 0 || batch_bytes < 1)
-				return usage(kinds, "--batch-bytes must be a size up to 256MB, e.g. 16MB");
+				return usage(kinds, "--batch-bytes must be a size up to 128MB, e.g. 16MB");
 		} else if (cli_opt(c->argc, c->argv, &i, "--kinds", &v)) {
 			strv_free(kinds);
 			kinds = NULL;
@@ -388,7 +393,7 @@ int cmd_reencrypt(cli *c)
 	int limit = batch;
 	for (int pass = 0; pass < MAX_PASSES && rc == 0 && !interrupted && left + running > 0; pass++) {
 		counts pc = {0};
-		int64_t after_id = 0;
+		int64_t after_id = INT64_MIN; /* ids are River's bigserial, but anyone may insert 0 or less */
 		while (rc == 0 && !interrupted) {
 			snprintf(after, sizeof after, "%lld", (long long)after_id);
 			int asked = limit;
@@ -451,8 +456,12 @@ int cmd_reencrypt(cli *c)
 		n.from_plain += pc.from_plain;
 		n.from_key += pc.from_key;
 		n.from_s1 += pc.from_s1;
-		n.unreadable = pc.unreadable;
-		n.too_large = pc.too_large;
+		/* A whole pass saw every row left, so its counts replace the last
+		 * pass's; one cut short by ^C saw only some. */
+		if (!interrupted || pc.unreadable > n.unreadable)
+			n.unreadable = pc.unreadable;
+		if (!interrupted || pc.too_large > n.too_large)
+			n.too_large = pc.too_large;
 		if (rc)
 			break;
 		/* Counted again even when interrupted: what is left is reported. */

@@ -85,7 +85,9 @@ q "INSERT INTO river_job (kind, args, max_attempts) VALUES
    ('demo.noop', '{\"river_encrypt\": \"mysecretpassword\"}', 25),
    ('demo.noop', '{\"river_encrypt\": {\"password\": \"hunter2\"}}', 25),
    ('demo.noop', '{\"river_encrypt\": \"s2.xchacha20poly1305.$KB.!!.AAAA\"}', 25),
-   ('demo.noop', '{\"river_encrypt\": \"s2.alg\"}', 25)"
+   ('demo.noop', '{\"river_encrypt\": \"s2.alg\"}', 25),
+   ('demo.noop', '\"river_encrypt\"', 25),
+   ('demo.noop', '[\"river_encrypt\"]', 25)"
 cp "$TMP/ba.ini" "$TMP/small.ini"
 sed -i 's/^\[worker\]$/[worker]\nmax_args_size = 1KB/' "$TMP/small.ini"
 big=$(head -c 900 /dev/zero | tr '\0' 'x')
@@ -93,20 +95,41 @@ q "INSERT INTO river_job (kind, args, max_attempts) VALUES ('demo.noop', '{\"s\"
 gen 1 Arun | "$S" -c "$TMP/a.ini" enqueue --stdin demo.noop --scheduled-at +1h >/dev/null
 q "UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() WHERE args ? 'river_encrypt' AND split_part(args->>'river_encrypt', '.', 3) = '$KA'"
 dry=$("$S" -c "$TMP/small.ini" reencrypt --dry-run 2>&1)
-assert_match "1 rows would be rewritten to key $KB \(xchacha20poly1305\); 4 cannot be read here \(malformed, or under keys not configured\); 1 more are running" "$dry" "--dry-run counts what it can and cannot rewrite"
+assert_match "1 rows would be rewritten to key $KB \(xchacha20poly1305\); 6 cannot be read here \(malformed, or under keys not configured\); 1 more are running" "$dry" "--dry-run counts what it can and cannot rewrite"
 st=$("$S" -c "$TMP/small.ini" keys status 2>&1)
-assert_match "\(malformed envelope\) +- +4 " "$st" "keys status counts the malformed envelopes as such"
+assert_match "\(malformed envelope\) +- +6 " "$st" "keys status counts the malformed envelopes as such"
 for secret in mysecretpassword hunter2 password; do
 	check "neither shows '$secret'" bash -c "! printf '%s\n%s' \"\$1\" \"\$2\" | grep -q '$secret'" _ "$dry" "$st"
 done
 out=$("$S" -c "$TMP/small.ini" reencrypt 2>&1); rc=$?
 assert_eq 2 "$rc" "reencrypt exits 2 when rows are left ($out)"
-assert_match "rewrote 0 rows .* 6 left; 4 under keys not configured here, or malformed; 1 over \[worker\] max_args_size once encrypted \(left as they are\); 1 running" "$out" "and says why"
+assert_match "rewrote 0 rows .* 8 left; 6 under keys not configured here, or malformed; 1 over \[worker\] max_args_size once encrypted \(left as they are\); 1 running" "$out" "and says why"
 assert_eq 1 "$(q "SELECT count(*) FROM river_job WHERE args->>'s' = '$big'")" "the big args are as they were"
 assert_eq 3 "$(q "SELECT count(*) FROM river_job WHERE args::text LIKE '%mysecretpassword%' OR args::text LIKE '%hunter2%' OR args::text LIKE '%!!.AAAA%'")" "the malformed ones too"
+assert_eq '2' "$(q "SELECT count(*) FROM river_job WHERE args IN ('\"river_encrypt\"', '[\"river_encrypt\"]')")" \
+	"args that are no object, a string or array holding \"river_encrypt\", left alone (they made every command fail)"
 out=$(printf '{"s":"%s"}\n' "$big" | "$S" -c "$TMP/small.ini" enqueue --stdin demo.noop 2>&1); rc=$?
 check "enqueue refuses args too large once encrypted (rc $rc)" test "$rc" -ne 0
 assert_match "args too large once encrypted: [0-9]+ bytes \(\[worker\] max_args_size is 1024\)" "$out" "and says so"
+# The limit applies to the args as the row will hold them: jsonb prints an
+# envelope one byte longer than it is written.
+q "DELETE FROM river_job" >/dev/null
+pad=$(head -c 1100 /dev/zero | tr '\0' 'y')
+printf '{"s":"%s"}\n' "$pad" | "$S" -c "$TMP/ba.ini" enqueue --stdin demo.noop >/dev/null
+L=$(q "SELECT length(args::text) FROM river_job")
+q "DELETE FROM river_job" >/dev/null
+sed "s/^max_args_size = .*/max_args_size = $((L - 1))/" "$TMP/small.ini" >"$TMP/edge.ini"
+out=$(printf '{"s":"%s"}\n' "$pad" | "$S" -c "$TMP/edge.ini" enqueue --stdin demo.noop 2>&1); rc=$?
+assert_eq "1 0" "$rc $(q "SELECT count(*) FROM river_job")" "enqueue at max_args_size $((L - 1)): refused, as a fetch would refuse $L bytes"
+q "INSERT INTO river_job (kind, args, max_attempts) VALUES ('demo.noop', '{\"s\": \"$pad\"}', 25)" >/dev/null
+out=$("$S" -c "$TMP/edge.ini" reencrypt 2>&1); rc=$?
+assert_match "1 over \[worker\] max_args_size once encrypted" "$out" "reencrypt at $((L - 1)): left as it is"
+sed -i "s/^max_args_size = .*/max_args_size = $L/" "$TMP/edge.ini"
+q "INSERT INTO river_job (id, kind, args, max_attempts) VALUES (-5, 'demo.noop', '{\"neg\": 1}', 25), (0, 'demo.noop', '{}', 25)" >/dev/null
+"$S" -c "$TMP/edge.ini" reencrypt >/dev/null 2>&1; rc=$?
+assert_eq "0 $L" "$rc $(q "SELECT length(args::text) FROM river_job WHERE id > 0 AND args ? 'river_encrypt'")" "at $L: rewritten, $L bytes as stored"
+assert_eq 2 "$(q "SELECT count(*) FROM river_job WHERE id <= 0 AND args ? 'river_encrypt'")" "rows with ids 0 and -5 rewritten too"
+
 "$S" -c "$TMP/ba.ini" reencrypt --kinds '' >/dev/null 2>&1; rc=$?
 assert_eq 64 "$rc" "--kinds '' is a usage error"
 "$S" -c "$TMP/ba.ini" reencrypt --batch 10abc >/dev/null 2>&1; rc=$?

@@ -312,6 +312,21 @@ static void malformed_envelopes_are_errors_not_plaintext(void)
 	size_t toklen;
 	char *hold, why[64];
 	CHECK(args_envelope(nested, strlen(nested), &tok, &toklen, &hold, why, sizeof why) == 0);
+	/* an envelope key over nested arrays is malformed, however deep (past
+	 * json-c's default depth of 32 it was read as plaintext) */
+	for (int depth = 40; depth <= 1100; depth += 1060) {
+		sb b = {0};
+		sb_printf(&b, "{\"river_encrypt\": ");
+		for (int i = 0; i < depth; i++)
+			sb_putc(&b, '[');
+		for (int i = 0; i < depth; i++)
+			sb_putc(&b, ']');
+		sb_putc(&b, '}');
+		char *deep = sb_take(&b);
+		CHECK(args_envelope(deep, strlen(deep), &tok, &toklen, &hold, why, sizeof why) == -1);
+		CHECK(strstr(why, "malformed envelope"));
+		free(deep);
+	}
 }
 
 static void keys_decode_and_ids(void)

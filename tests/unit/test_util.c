@@ -45,6 +45,7 @@ static void durations(void)
 	CHECK(parse_size("16MB", 1LL << 30, &sz, &err) == 0 && sz == 16LL << 20);
 	CHECK(parse_size("512KB", 1LL << 30, &sz, &err) == 0 && sz == 512LL << 10);
 	CHECK(parse_size("65536", 1LL << 30, &sz, &err) == 0 && sz == 65536);
+	CHECK(parse_size("512B", 1LL << 30, &sz, &err) == 0 && sz == 512); /* README lists B */
 	CHECK(parse_size("1GB", 1LL << 30, &sz, &err) == 0 && sz == 1LL << 30);
 	CHECK(parse_size("2GB", 1LL << 30, &sz, &err) < 0 && strstr(err, "too large"));
 	CHECK(parse_size("1e30", 1LL << 30, &sz, &err) < 0 && strstr(err, "too large"));
