@@ -811,7 +811,8 @@ int daemon_run(const char *config_path)
 	crash_install();
 	char err[1024];
 	if (registry_load(d->cfg.plugins, err, sizeof err) < 0) {
-		log_error("plugin refused", LS("detail", err));
+		/* As --check-config and every other configuration error print it. */
+		fprintf(stderr, "%s: [worker] plugins: %s\n", config_path, err);
 		cfg_free(&d->cfg);
 		free(d);
 		return CFG_EXIT_CONFIG;

@@ -28,16 +28,24 @@ const char *log_level_name(int level)
 	return level >= 0 && level < 4 ? level_names[level] : "?";
 }
 
-/* Fixed-size line: a log line that would overflow is cut and marked. */
+/* Fixed-size line: a log line that would overflow is cut and marked. The
+ * mark and the '\n' always have room; a value cut short keeps its closing
+ * quote, and the fields after it are left out, so the line stays logfmt. */
+static const char cut_mark[] = " truncated=true";
 typedef struct line {
 	char buf[2048];
 	size_t len;
 	bool cut;
 } line;
+/* What the fields may fill: the rest is for a cut value's closing quote,
+ * the mark and the '\n'. */
+#define LINE_CAP (sizeof(((line *)0)->buf) - 2 - (sizeof cut_mark - 1))
 
 static void put(line *l, const char *s, size_t n)
 {
-	size_t room = sizeof(l->buf) - 1 - l->len; /* keep one byte for '\n' */
+	if (l->cut)
+		return;
+	size_t room = LINE_CAP - l->len;
 	if (n > room) {
 		n = room;
 		l->cut = true;
@@ -69,23 +77,38 @@ static void put_value(line *l, const char *s)
 		put(l, s, strlen(s));
 		return;
 	}
+	if (l->cut || l->len + 2 > LINE_CAP) {
+		l->cut = true;
+		return;
+	}
 	putc_(l, '"');
-	for (; *s; s++) {
+	for (; *s && !l->cut; s++) {
 		unsigned char c = (unsigned char)*s;
+		char esc[8];
+		size_t n = 1;
+		esc[0] = (char)c;
 		if (c == '"' || c == '\\') {
-			putc_(l, '\\');
-			putc_(l, (char)c);
-		} else if (c == '\n') {
-			put(l, "\\n", 2);
-		} else if (c == '\t') {
-			put(l, "\\t", 2);
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			n = 2;
+		} else if (c == '\n' || c == '\t') {
+			esc[0] = '\\';
+			esc[1] = c == '\n' ? 'n' : 't';
+			n = 2;
 		} else if (c < 0x20 || c == 0x7f) {
-			char esc[8];
 			snprintf(esc, sizeof esc, "\\x%02x", c);
-			put(l, esc, 4);
-		} else {
-			putc_(l, (char)c);
+			n = 4;
 		}
+		/* Whole escapes only, and room for the closing quote. */
+		if (l->len + n + 1 > LINE_CAP) {
+			l->cut = true;
+			break;
+		}
+		put(l, esc, n);
+	}
+	if (l->cut) {
+		l->buf[l->len++] = '"'; /* within the mark's room: it follows */
+		return;
 	}
 	putc_(l, '"');
 }
@@ -105,6 +128,9 @@ void log_at_(int level, const char *msg, const log_field *f, size_t n)
 		char num[64];
 		if (!f[i].type)
 			continue;
+		/* A key with no room for its value is left out with the rest. */
+		if (l.len + strlen(f[i].key) + 4 > LINE_CAP)
+			l.cut = true;
 		putc_(&l, ' ');
 		put(&l, f[i].key, strlen(f[i].key));
 		putc_(&l, '=');
@@ -122,10 +148,8 @@ void log_at_(int level, const char *msg, const log_field *f, size_t n)
 		}
 	}
 	if (l.cut) {
-		static const char mark[] = " truncated=true";
-		l.len = sizeof(l.buf) - 1 - (sizeof mark - 1);
-		memcpy(l.buf + l.len, mark, sizeof mark - 1);
-		l.len += sizeof mark - 1;
+		memcpy(l.buf + l.len, cut_mark, sizeof cut_mark - 1);
+		l.len += sizeof cut_mark - 1;
 	}
 	l.buf[l.len++] = '\n';
 	/* A short write to stderr has nowhere better to be reported. */

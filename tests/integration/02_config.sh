@@ -42,6 +42,7 @@ plugin_case() { # name plugins expected-message
 	assert_match "$3" "$out" "$1: message names the file and the reason"
 	out=$(timeout 10 "$B/sluiced" -c "$TMP/p.ini" 2>&1); rc=$?
 	assert_eq 78 "$rc" "$1: the daemon refuses to start, no crash"
+	assert_match "$3" "$(grep "^$TMP/p.ini: \[worker\] plugins: " <<<"$out")" "$1: the daemon says it as a configuration error"
 }
 TP=$PWD/$B/tests/plugins
 plugin_case "wrong ABI" "$TP/bad_abi.so" "bad_abi.so: built for plugin ABI 42, this sluiced speaks ABI 1; rebuild"
