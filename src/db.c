@@ -272,6 +272,17 @@ static bool result_ok(const PGresult *r)
 	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 }
 
+static db_request *make_request(const char *sql, int nparams, const char *const *params,
+                                db_result_cb cb, void *arg);
+
+static void on_rollback(db_status st, PGresult *res, const char *err, void *arg)
+{
+	(void)res;
+	db_conn *c = arg;
+	if (st == DB_ESQL)
+		log_warn("cannot end an aborted transaction", LS("conn", c->name), LS("err", err));
+}
+
 static void collect_results(db_conn *c)
 {
 	while (c->inflight && !PQisBusy(c->pg)) {
@@ -309,6 +320,17 @@ static void collect_results(db_conn *c)
 		query_free(q);
 		if (c->state != DB_READY)
 			return; /* a callback closed the connection */
+		/* A string of statements that failed between its BEGIN and COMMIT
+		 * (PostgreSQL skips the rest of it) leaves the session in an
+		 * aborted transaction, where everything after fails with 25P02
+		 * until a ROLLBACK: the election would never run again. */
+		if (PQtransactionStatus(c->pg) == PQTRANS_INERROR) {
+			db_request *rb = make_request("ROLLBACK", 0, NULL, on_rollback, c);
+			rb->next = c->head;
+			c->head = rb;
+			if (!c->tail)
+				c->tail = rb;
+		}
 		send_next(c);
 	}
 }

@@ -1,0 +1,25 @@
+# A statement string that fails between its BEGIN and COMMIT (the leader
+# election, here refused by a trigger) leaves no aborted transaction behind:
+# the connection ends it, and the next election, and everything else on the
+# maintenance connection, works (before, every later statement failed with
+# 25P02, and the node could never lead again).
+. tests/lib/common.sh
+new_db aborted
+maint_config "$TMP/d.ini" solo
+q "CREATE FUNCTION test_refuse_leader() RETURNS trigger LANGUAGE plpgsql AS
+   \$\$BEGIN RAISE EXCEPTION 'test: no leader yet'; END\$\$" >/dev/null
+q "CREATE TRIGGER test_refuse_leader BEFORE INSERT ON river_leader FOR EACH ROW EXECUTE FUNCTION test_refuse_leader()" >/dev/null
+start_daemon "$TMP/d.ini" || finish
+check "the first election fails" \
+	bash -c "for i in \$(seq 100); do grep -q 'msg=\"leader election failed\".*test: no leader yet' '$DAEMON_LOG' && exit 0; sleep 0.1; done; exit 1"
+q "DROP TRIGGER test_refuse_leader ON river_leader" >/dev/null
+check "a later election succeeds" wait_for "SELECT count(*) = 1 FROM river_leader WHERE leader_id = 'solo'" 20
+q "INSERT INTO river_job (kind, args, state, scheduled_at) VALUES ('demo.noop', '{}', 'scheduled', now())" >/dev/null
+check "and the leader's scheduler runs" wait_for "SELECT state = 'completed' FROM river_job" 10
+assert_eq 0 "$(grep -c 'current transaction is aborted' "$DAEMON_LOG")" "nothing ran in the aborted transaction"
+assert_eq 0 "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction (aborted)'")" \
+	"no session left idle in an aborted transaction"
+stop_daemon
+assert_eq 0 "$STOP_RC" "clean exit"
+check "no sanitizer reports" no_sanitizer_reports "$DAEMON_LOG"
+finish
