@@ -13,6 +13,7 @@
 #include "util.h"
 
 static void attempt(uv_timer_t *t);
+static void set_leader(leader *l, bool yes);
 
 static void schedule(leader *l, uint64_t ms)
 {
@@ -47,6 +48,27 @@ void leader_init(leader *l, uv_loop_t *loop, db_conn *conn, const char *schema, 
 	              .on_change = cb, .arg = arg};
 	uv_timer_init(loop, &l->timer);
 	l->timer.data = l;
+	uv_timer_init(loop, &l->term_timer);
+	l->term_timer.data = l;
+}
+
+/* The term ran out here with no renewal answered (the connection is down,
+ * or the renewal waits behind a blocked statement): step down now, as
+ * River's elector does, before another node can be elected, not when the
+ * answer comes. */
+static void on_term_end(uv_timer_t *t)
+{
+	leader *l = t->data;
+	if (!l->is_leader || l->stopping)
+		return;
+	log_warn("stepping down: could not renew leadership in time");
+	set_leader(l, false);
+}
+
+static void arm_term(leader *l)
+{
+	uint64_t now = mono_ms();
+	uv_timer_start(&l->term_timer, on_term_end, l->deadline_ms > now ? l->deadline_ms - now : 0, 0);
 }
 
 static void set_leader(leader *l, bool yes)
@@ -54,8 +76,12 @@ static void set_leader(leader *l, bool yes)
 	if (l->is_leader == yes)
 		return;
 	l->is_leader = yes;
-	if (yes)
+	if (yes) {
 		l->elections_won++;
+		arm_term(l);
+	} else {
+		uv_timer_stop(&l->term_timer);
+	}
 	l->on_change(yes, l->arg);
 }
 
@@ -98,9 +124,16 @@ static void on_reelect(db_status st, PGresult *res, const char *err, void *arg)
 		return;
 	}
 	uint64_t now = mono_ms();
+	if (!l->is_leader) {
+		/* Stepped down while this renewal waited (on_term_end): the row,
+		 * renewed or not, expires by itself; bid again as a follower. */
+		schedule(l, jittered(LEADER_ELECT_INTERVAL_MS, LEADER_ELECT_JITTER_MS));
+		return;
+	}
 	if (st == DB_OK && PQntuples(res) == 1) {
 		l->errors = 0;
 		l->deadline_ms = l->pending_deadline_ms;
+		arm_term(l);
 		schedule(l, LEADER_ELECT_INTERVAL_MS);
 		return;
 	}

@@ -33,6 +33,7 @@ typedef struct leader {
 	uint64_t pending_deadline_ms; /* what a renewal in flight would extend it to */
 	int errors;
 	uv_timer_t timer;
+	uv_timer_t term_timer; /* fires at deadline_ms: steps down with no renewal answered */
 	leader_change_cb on_change;
 	void *arg;
 	void (*on_stopped)(void *arg);

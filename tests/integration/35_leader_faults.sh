@@ -1,8 +1,10 @@
-# A statement string that fails between its BEGIN and COMMIT (the leader
-# election, here refused by a trigger) leaves no aborted transaction behind:
-# the connection ends it, and the next election, and everything else on the
-# maintenance connection, works (before, every later statement failed with
-# 25P02, and the node could never lead again).
+# Leadership when the database misbehaves. A statement string that fails
+# between its BEGIN and COMMIT (the election, here refused by a trigger)
+# leaves no aborted transaction behind: the next election, and everything
+# else on the maintenance connection, works (before, every later statement
+# failed with 25P02, and the node could never lead again). A leader whose
+# renewal gets no answer (here it waits on a row lock) steps down at the end
+# of its term, not when the answer comes.
 . tests/lib/common.sh
 new_db aborted
 maint_config "$TMP/d.ini" solo
@@ -19,6 +21,16 @@ check "and the leader's scheduler runs" wait_for "SELECT state = 'completed' FRO
 assert_eq 0 "$(grep -c 'current transaction is aborted' "$DAEMON_LOG")" "nothing ran in the aborted transaction"
 assert_eq 0 "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction (aborted)'")" \
 	"no session left idle in an aborted transaction"
+
+psql -XAtq -d "$DB" -c "BEGIN; SELECT 1 FROM river_leader FOR UPDATE; SELECT pg_sleep(24); COMMIT;" >/dev/null &
+LOCKER=$!
+t0=$(date +%s)
+check "the leader steps down with its renewal unanswered" \
+	bash -c "for i in \$(seq 200); do grep -q 'stepping down: could not renew leadership in time' '$DAEMON_LOG' && exit 0; sleep 0.1; done; exit 1"
+check "within its 15 s term ($(($(date +%s) - t0)) s), while the lock is still held" kill -0 "$LOCKER"
+wait "$LOCKER"
+check "and leads again once the row is free" \
+	bash -c "for i in \$(seq 300); do [ \$(grep -c 'msg=\"elected leader\"' '$DAEMON_LOG') -ge 2 ] && exit 0; sleep 0.1; done; exit 1"
 stop_daemon
 assert_eq 0 "$STOP_RC" "clean exit"
 check "no sanitizer reports" no_sanitizer_reports "$DAEMON_LOG"
