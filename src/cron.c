@@ -2,6 +2,7 @@
 #include "cron.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,12 +55,14 @@ static int parse_field(const field *f, const char *s, size_t len, uint64_t *bits
 	memcpy(buf, s, len);
 	buf[len] = '\0';
 	*bits = 0;
-	*any = strcmp(buf, "*") == 0;
+	*any = false;
 	char *save, *item = strtok_r(buf, ",", &save);
 	for (; item; item = strtok_r(NULL, ",", &save)) {
 		const char *p = item;
-		int lo, hi, step = 1;
-		if (*p == '*') {
+		int lo, hi;
+		long step = 1;
+		bool star = *p == '*' || *p == '?', range = false; /* robfig: ? is * */
+		if (star) {
 			lo = f->lo;
 			hi = f->hi == 7 ? 6 : f->hi;
 			p++;
@@ -69,22 +72,27 @@ static int parse_field(const field *f, const char *s, size_t len, uint64_t *bits
 			hi = lo;
 			if (*p == '-') {
 				p++;
+				range = true;
 				if (value(f, &p, &hi) < 0 || hi < lo)
 					goto bad;
 			}
 		}
 		if (*p == '/') {
 			char *end;
-			step = (int)strtol(p + 1, &end, 10);
-			if (end == p + 1 || step < 1)
+			errno = 0;
+			step = strtol(p + 1, &end, 10);
+			if (end == p + 1 || step < 1 || errno)
 				goto bad;
 			p = end;
-			if (lo == hi && item[0] != '*')
+			if (!star && !range) /* N/step: from N to the end, as robfig */
 				hi = f->hi == 7 ? 6 : f->hi;
 		}
 		if (*p)
 			goto bad;
-		for (int v = lo; v <= hi; v += step)
+		/* As robfig: "*" or "* /1" anywhere in the list makes the field
+		 * "any", which decides how day of month and day of week combine. */
+		*any |= star && step == 1;
+		for (long v = lo; v <= hi; v += step)
 			*bits |= 1ULL << (f->hi == 7 && v == 7 ? 0 : v);
 	}
 	return 0;

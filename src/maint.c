@@ -233,8 +233,11 @@ static void run_clean(uv_timer_t *t)
 	if (m->clean_busy)
 		return;
 	int64_t r[3] = {c->cancelled_retention_ms, c->completed_retention_ms, c->discarded_retention_ms};
-	if (r[0] < 0 && r[1] < 0 && r[2] < 0)
-		return; /* keep everything */
+	if (r[0] < 0 && r[1] < 0 && r[2] < 0) {
+		/* Keep everything, for now: a reload may set a retention. */
+		arm(m, &m->clean_t, run_clean, CLEAN_EVERY_MS);
+		return;
+	}
 	char secs[3][32];
 	const char *params[6];
 	for (int i = 0; i < 3; i++) {

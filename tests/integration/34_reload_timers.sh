@@ -37,6 +37,16 @@ sed -i 's/^scheduler_interval = 1h$/scheduler_interval = 300ms/' "$TMP/d.ini"
 kill -HUP "$DAEMON_PID"
 check "after scheduler_interval = 300ms is reloaded, it runs within that" \
 	wait_for "SELECT state = 'completed' FROM river_job WHERE id = $later" 5
+
+# Every retention -1 (keep everything), then a reload sets one: it applies.
+q "INSERT INTO river_job (kind, args, state, attempt, finalized_at) VALUES ('demo.noop', '{}', 'completed', 1, now() - interval '1 hour')" >/dev/null
+old=$(q "SELECT max(id) FROM river_job")
+sed -i 's/^scheduler_interval = 300ms$/scheduler_interval = 300ms\ncompleted_retention = -1\ncancelled_retention = -1\ndiscarded_retention = -1/' "$TMP/d.ini"
+kill -HUP "$DAEMON_PID"; sleep 1
+assert_eq 1 "$(q "SELECT count(*) FROM river_job WHERE id = $old")" "kept while every retention is -1"
+sed -i 's/^completed_retention = -1$/completed_retention = 1s/' "$TMP/d.ini"
+kill -HUP "$DAEMON_PID"
+check "deleted once a reload sets completed_retention" wait_for "SELECT count(*) = 0 FROM river_job WHERE id = $old" 5
 stop_daemon
 assert_eq 0 "$STOP_RC" "clean exit"
 grep -q 'no longer running' "$DAEMON_LOG" && not_ok "an outcome was refused: the job ran twice" || ok "its outcome was written"

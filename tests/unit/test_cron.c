@@ -27,6 +27,19 @@ static void fields_and_shorthands(void)
 	CHECK_STR(next_of("35 12 * * *", AT), "2026-11-23T12:35:00Z");
 	CHECK_STR(next_of("0 0 1 jan *", AT), "2027-01-01T00:00:00Z");
 	CHECK_STR(next_of("0 9 * * mon-fri", AT), "2026-11-24T09:00:00Z");
+	/* robfig's "any" day: "*" or "* /1" anywhere in the field, "?" too, so
+	 * the other day field alone decides (not either one) */
+	CHECK_STR(next_of("0 0 */1 * 1", AT), "2026-11-30T00:00:00Z");
+	CHECK_STR(next_of("0 0 1 * */1", AT), "2026-12-01T00:00:00Z");
+	CHECK_STR(next_of("0 0 *,1 * 1", AT), "2026-11-30T00:00:00Z");
+	CHECK_STR(next_of("0 0 ? * 1", AT), "2026-11-30T00:00:00Z");
+	CHECK_STR(next_of("0 0 */2 * 1", AT), "2026-11-25T00:00:00Z"); /* both restricted: either */
+	/* N-N/step is the range N-N; N/step runs to the end */
+	CHECK_STR(next_of("5-5/10 * * * *", AT), "2026-11-23T13:05:00Z");
+	CHECK_STR(next_of("45/10 * * * *", AT), "2026-11-23T12:45:00Z");
+	/* huge steps: one value, no overflow (UBSan) and no wrap to a small step */
+	CHECK_STR(next_of("23/2147483647 * * * *", AT), "2026-11-23T13:23:00Z");
+	CHECK_STR(next_of("1/4294967297 * * * *", AT), "2026-11-23T13:01:00Z");
 	CHECK_STR(next_of("0 9 * * 7", AT), "2026-11-29T09:00:00Z"); /* 7 = Sunday */
 	CHECK_STR(next_of("0 0 13 * 5", AT), "2026-11-27T00:00:00Z"); /* 13th OR Friday */
 	CHECK_STR(next_of("0 0 30 2 *", AT), "none");
