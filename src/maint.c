@@ -194,6 +194,8 @@ static void on_stuck(db_status st, PGresult *res, const char *err, void *arg)
 
 static void rescue_batch(maint *m)
 {
+	if (!m->active)
+		return; /* leadership lost between pages: the new leader rescues */
 	char after[24];
 	snprintf(after, sizeof after, "%lld", (long long)m->rescue_after_id);
 	const char *params[] = {m->rescue_horizon, after};
@@ -357,8 +359,11 @@ static void enqueue_tick(maint *m, const periodic_def *def, int64_t tick)
 	insert_encode(&rows, j, 0);
 	sb_putc(&rows, ']');
 	const char *params[] = {sb_str(&rows), m->d->channel_insert};
-	db_query_params(m->conn, m->sql_insert, 2, params, on_periodic_inserted, m);
-	log_debug("periodic job due", LS("name", def->name), LS("tick", ts));
+	if (db_query_params(m->conn, m->sql_insert, 2, params, on_periodic_inserted, m) < 0)
+		log_warn("periodic job not enqueued: no database connection", LS("name", def->name),
+		         LS("tick", ts));
+	else
+		log_debug("periodic job due", LS("name", def->name), LS("tick", ts));
 	insert_free(j);
 	sb_free(&rows);
 	sb_free(&key);
