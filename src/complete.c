@@ -262,6 +262,7 @@ static void flush(completer *c)
 	completer_encode(&b, first, n);
 	for (completion *k = first; k; k = k->next)
 		for (insert_job *ch = k->children; ch; ch = ch->next) {
+			insert_reseal(ch);
 			sb_putc(&kids, kids.len ? ',' : '[');
 			insert_encode(&kids, ch, k->job_id);
 		}

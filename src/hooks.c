@@ -119,8 +119,10 @@ static int run_one(const hook_entry *e, sluice_hook_fn fn, sluice_hook_args *a, 
 }
 
 int hooks_insert_begin(const char *kind, const char *queue, const char *args, size_t len,
-                       bool encrypt, char **out, char *err, size_t errlen)
+                       bool encrypt, char **out, enc_policy **sealed_by, char *err,
+                       size_t errlen)
 {
+	*sealed_by = NULL;
 	if (too_large(len, err, errlen))
 		return -1;
 	char *cur = xstrndup(args, len);
@@ -144,7 +146,10 @@ int hooks_insert_begin(const char *kind, const char *queue, const char *args, si
 		         kind);
 		rc = -1;
 	}
-	enc_release(p);
+	if (rc == 0 && sealed)
+		*sealed_by = p; /* the reference passes to the caller */
+	else
+		enc_release(p);
 	if (rc < 0) {
 		crypto_free_plain(cur, curlen);
 		return -1;
@@ -164,6 +169,8 @@ int hooks_insert_begin(const char *kind, const char *queue, const char *args, si
 		         "args too large once %s: %zu bytes ([worker] max_args_size is %zu)",
 		         sealed ? "encrypted" : "through the insert hooks", stored, max);
 		crypto_free_plain(cur, curlen);
+		enc_release(*sealed_by);
+		*sealed_by = NULL;
 		return -1;
 	}
 	*out = cur;

@@ -19,10 +19,13 @@ void hooks_clear(void);
 void hooks_set_max_args(size_t bytes);
 size_t hooks_max_args(void);
 
-/* Runs the insert chain over args. *out: the args to write (malloc'd).
- * Returns 0, or -1 with a reason. */
+/* Runs the insert chain over args. *out: the args to write (malloc'd);
+ * *sealed_by: the policy that encrypted them, a reference for the caller
+ * to release, or NULL (plaintext). Returns 0, or -1 with a reason. */
+struct enc_policy;
 int hooks_insert_begin(const char *kind, const char *queue, const char *args, size_t len,
-                       bool encrypt, char **out, char *err, size_t errlen);
+                       bool encrypt, char **out, struct enc_policy **sealed_by, char *err,
+                       size_t errlen);
 
 enum hook_work_result { HOOK_OK = 0, HOOK_FAIL = -1, HOOK_CANCEL = -2 };
 /* Runs the work chain for j, replacing j->pub.args (the plaintext is kept

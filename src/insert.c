@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "encrypt.h"
 #include "gojson.h"
 #include "hooks.h"
 #include "json.h"
@@ -305,7 +306,7 @@ int insert_prepare(const char *kind, const char *args, const sluice_enqueue_opts
 		j->unique_states = states;
 	}
 	if (hooks_insert_begin(kind, queue, args, strlen(args), !(flags & INSERT_NO_ENCRYPT),
-	                       &j->args, err, errlen) < 0) {
+	                       &j->args, &j->sealed_by, err, errlen) < 0) {
 		insert_free(j);
 		return -1;
 	}
@@ -323,9 +324,34 @@ void insert_free(insert_job *j)
 		free(j->queue);
 		free(j->tags);
 		free(j->metadata);
+		enc_release(j->sealed_by);
 		free(j);
 		j = next;
 	}
+}
+
+void insert_reseal(insert_job *j)
+{
+	char kid[33];
+	enc_policy *now = j->sealed_by ? enc_acquire() : NULL;
+	if (!now || now == j->sealed_by || now->mode != ENC_ENCRYPT || !now->keys || !now->keys->n ||
+	    enc_key_id_of(j->args, strlen(j->args), kid) != 1 || strcmp(kid, now->keys->ids[0]) == 0) {
+		enc_release(now);
+		return;
+	}
+	char *plain = NULL, *sealed = NULL, err[256];
+	size_t plen = 0;
+	if (enc_open(j->sealed_by, j->kind, j->args, strlen(j->args), &plain, &plen, err, sizeof err) ==
+	        ENC_OPENED &&
+	    enc_seal(now, j->kind, plain, plen, &sealed, err, sizeof err) == 0 && sealed) {
+		crypto_free_plain(j->args, strlen(j->args));
+		j->args = sealed;
+		enc_release(j->sealed_by);
+		j->sealed_by = now;
+		now = NULL;
+	}
+	crypto_free_plain(plain, plen);
+	enc_release(now);
 }
 
 void insert_encode(sb *b, const insert_job *j, int64_t parent_id)

@@ -30,6 +30,7 @@ typedef struct insert_job {
 	bool unique;
 	uint8_t unique_key[32];
 	uint8_t unique_states;
+	struct enc_policy *sealed_by; /* the policy args were encrypted under (a reference), or NULL */
 } insert_job;
 
 /* insert_prepare flags */
@@ -40,6 +41,11 @@ typedef struct insert_job {
 int insert_prepare(const char *kind, const char *args, const sluice_enqueue_opts *opts,
                    int64_t now_us, int flags, insert_job **out, char *err, size_t errlen);
 void insert_free(insert_job *j); /* the whole list */
+/* Before it is written: args sealed under a key that no longer encrypts
+ * (a key rotation while its parent ran) are sealed again under the one
+ * that does, so reencrypt need not find them and removing the old key
+ * strands none. Loop thread. */
+void insert_reseal(insert_job *j);
 
 /* One element of the JSON array SQL_INSERT_COLUMNS reads. */
 void insert_encode(struct sb *b, const insert_job *j, int64_t parent_id);

@@ -54,6 +54,19 @@ for s in 'setting=\[periodic\]' 'setting=\"\[metrics\] listen\"'; do
 		bash -c "for i in \$(seq 50); do grep -q 'changed setting needs a restart.*$s' '$DAEMON_LOG' && exit 0; sleep 0.1; done; exit 1"
 done
 
+# A child enqueued under key B by a parent still running when B is replaced
+# by A (B removed from the ring) goes in under A, not under a key no node
+# has any more (it would fail on every attempt).
+{ cat "$TMP/base.ini"; printf '[encryption]\nkeys = file:%s\n' "$TMP/b.key"; } >"$TMP/d.ini"
+kill -HUP "$DAEMON_PID"; sleep 0.5
+p4=$(spawn '{"children":[{"kind":"demo.noop"}],"ms":2500}')
+wait_for "SELECT state = 'running' FROM river_job WHERE id = $p4" 10; sleep 0.5
+{ cat "$TMP/base.ini"; printf '[encryption]\nkeys = file:%s\n' "$TMP/a.key"; } >"$TMP/d.ini"
+kill -HUP "$DAEMON_PID"
+wait_for "SELECT count(*) = 1 FROM river_job WHERE metadata->>'parent_id' = '$p4'" 15
+assert_eq "$KA" "$(child_kid "$p4")" "a child sealed under B before the rotation is written under A"
+check "and is worked" wait_for "SELECT state = 'completed' FROM river_job WHERE metadata->>'parent_id' = '$p4'" 10
+
 check "jobs running across reloads all completed" wait_for "SELECT count(*) = 10 FROM river_job WHERE kind = 'demo.sleep' AND state = 'completed' AND attempt = 1" 10
 stop_daemon
 assert_eq 0 "$STOP_RC" "clean exit"
