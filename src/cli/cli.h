@@ -24,6 +24,9 @@ typedef struct cli {
 PGconn *cli_connect(cli *c);
 /* Prints "sluice: <msg>" to stderr; returns code. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A whole number in lo..hi written as such (not empty, nothing after it)
+ * into *out: 0, else -1. */
+int cli_int(const char *v, int lo, int hi, int *out);
 /* True when argv[i] is opt; with a value (--opt VALUE or --opt=VALUE) in *val. */
 bool cli_opt(int argc, char **argv, int *i, const char *opt, const char **val);
 /* For a command that takes a subcommand: with none, or -h/--help in its

@@ -56,16 +56,6 @@ static void help(void)
 	       STDIN_BATCH);
 }
 
-static int parse_int(const char *v, int lo, int hi, int *out)
-{
-	char *end;
-	long n = v ? strtol(v, &end, 10) : 0;
-	if (!v || !*v || *end || n < lo || n > hi)
-		return -1;
-	*out = (int)n;
-	return 0;
-}
-
 /* RFC 3339 ("2026-11-23T12:00:00Z", "...+02:00", fractions) or +DURATION. */
 static int parse_time(const char *v, int64_t now, int64_t *out)
 {
@@ -328,10 +318,10 @@ int cmd_enqueue(cli *c)
 				return usage(tags, "--queue needs a queue name");
 			o.queue = v;
 		} else if (cli_opt(c->argc, c->argv, &i, "--priority", &v)) {
-			if (parse_int(v, 1, 4, &o.priority) < 0)
+			if (cli_int(v, 1, 4, &o.priority) < 0)
 				return usage(tags, "--priority must be 1..4; nothing inserted");
 		} else if (cli_opt(c->argc, c->argv, &i, "--max-attempts", &v)) {
-			if (parse_int(v, 1, 32767, &o.max_attempts) < 0)
+			if (cli_int(v, 1, 32767, &o.max_attempts) < 0)
 				return usage(tags, "--max-attempts must be 1..32767; nothing inserted");
 		} else if (cli_opt(c->argc, c->argv, &i, "--scheduled-at", &v)) {
 			if (!v || parse_time(v, now, &o.scheduled_at_us) < 0)

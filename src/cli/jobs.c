@@ -147,7 +147,7 @@ static PGresult *query(PGconn *conn, const char *schema, const char *tmpl, int n
 
 typedef struct list_opts {
 	const char *state, *kind, *queue;
-	long limit;
+	int limit;
 	bool decrypt;
 } list_opts;
 
@@ -176,9 +176,7 @@ static int list_parse(int argc, char **argv, list_opts *o)
 				return cli_fail(EXIT_USAGE, "--queue needs a queue name");
 			o->queue = v;
 		} else if (cli_opt(argc, argv, &i, "--limit", &v)) {
-			char *end = NULL;
-			o->limit = v ? strtol(v, &end, 10) : 0;
-			if (!v || !*v || *end || o->limit < 1 || o->limit > 100000)
+			if (cli_int(v, 1, 100000, &o->limit) < 0)
 				return cli_fail(EXIT_USAGE, "--limit must be 1..100000");
 		} else if (cli_opt(argc, argv, &i, "--decrypt", NULL)) {
 			o->decrypt = true;
@@ -191,12 +189,9 @@ static int list_parse(int argc, char **argv, list_opts *o)
 
 static int cmd_list(cli *c, PGconn *conn, const list_opts *o)
 {
-	const char *state = o->state, *kind = o->kind, *queue = o->queue;
-	long limit = o->limit;
-	bool decrypt = o->decrypt;
 	char lim[16];
-	snprintf(lim, sizeof lim, "%ld", limit);
-	const char *params[] = {state, kind, queue, lim};
+	snprintf(lim, sizeof lim, "%d", o->limit);
+	const char *params[] = {o->state, o->kind, o->queue, lim};
 	int rc = 0;
 	PGresult *r = query(conn, c->cfg.db_schema,
 	                    "SELECT " JOB_COLUMNS " FROM {S}river_job\n"
@@ -208,7 +203,7 @@ static int cmd_list(cli *c, PGconn *conn, const list_opts *o)
 		return rc;
 	if (c->json) {
 		for (int i = 0; i < PQntuples(r); i++)
-			print_json_row(r, i, decrypt);
+			print_json_row(r, i, o->decrypt);
 	} else {
 		table t;
 		static const char *const head[] = {"id", "kind", "queue", "state", "attempt", "scheduled/finalized", "args"};
@@ -216,7 +211,7 @@ static int cmd_list(cli *c, PGconn *conn, const list_opts *o)
 		for (int i = 0; i < PQntuples(r); i++) {
 			char att[32];
 			snprintf(att, sizeof att, "%s/%s", PQgetvalue(r, i, C_ATTEMPT), PQgetvalue(r, i, C_MAX));
-			char *a = show_args(PQgetvalue(r, i, C_KIND), PQgetvalue(r, i, C_ARGS), decrypt);
+			char *a = show_args(PQgetvalue(r, i, C_KIND), PQgetvalue(r, i, C_ARGS), o->decrypt);
 			const char *when = *PQgetvalue(r, i, C_FINAL) ? PQgetvalue(r, i, C_FINAL) : PQgetvalue(r, i, C_SCHED);
 			const char *cells[] = {PQgetvalue(r, i, C_ID), PQgetvalue(r, i, C_KIND), PQgetvalue(r, i, C_QUEUE),
 			                       PQgetvalue(r, i, C_STATE), att, when, a};
@@ -224,8 +219,8 @@ static int cmd_list(cli *c, PGconn *conn, const list_opts *o)
 			show_free(a);
 		}
 		table_print(&t, stdout);
-		if (PQntuples(r) == limit)
-			printf("(first %ld; --limit N for more)\n", limit);
+		if (PQntuples(r) == o->limit)
+			printf("(first %d; --limit N for more)\n", o->limit);
 		table_free(&t);
 	}
 	PQclear(r);

@@ -93,6 +93,16 @@ int cli_help_first(const cli *c, void (*help)(void))
 	return c->argc < 2 ? EXIT_USAGE : 0;
 }
 
+int cli_int(const char *v, int lo, int hi, int *out)
+{
+	char *end;
+	long n = v && *v ? strtol(v, &end, 10) : 0;
+	if (!v || !*v || *end || n < lo || n > hi)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
 bool cli_opt(int argc, char **argv, int *i, const char *opt, const char **val)
 {
 	const char *a = argv[*i];

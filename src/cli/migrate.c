@@ -99,12 +99,9 @@ int cmd_migrate(cli *c)
 	for (int i = 2; i < c->argc; i++) {
 		const char *v;
 		if (cli_opt(c->argc, c->argv, &i, "--target-version", &v)) {
-			char *end;
-			long t = v ? strtol(v, &end, 10) : -1;
-			if (!v || *end || t < 0 || t > MIGRATE_LATEST_VERSION)
+			if (cli_int(v, 0, MIGRATE_LATEST_VERSION, &target) < 0)
 				return cli_fail(EXIT_USAGE, "--target-version must be 0..%d",
 				                MIGRATE_LATEST_VERSION);
-			target = (int)t;
 		} else if (cli_opt(c->argc, c->argv, &i, "--force", NULL)) {
 			force = true;
 		} else if (strcmp(c->argv[i], "--help") == 0 || strcmp(c->argv[i], "-h") == 0) {

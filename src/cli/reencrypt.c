@@ -209,14 +209,6 @@ static void progress(long long done, long long total, int64_t t0)
 	        secs > 0 ? (double)done / secs : 0.0);
 }
 
-/* A whole number in lo..hi, or -1. */
-static int parse_count(const char *v, int lo, int hi)
-{
-	char *end;
-	long n = v && *v ? strtol(v, &end, 10) : -1;
-	return v && *v && *end == '\0' && n >= lo && n <= hi ? (int)n : -1;
-}
-
 static int usage(char **kinds, const char *msg)
 {
 	strv_free(kinds);
@@ -306,7 +298,7 @@ int cmd_reencrypt(cli *c)
 		} else if (cli_opt(c->argc, c->argv, &i, "--include-finished", NULL)) {
 			finished = true;
 		} else if (cli_opt(c->argc, c->argv, &i, "--batch", &v)) {
-			if ((batch = parse_count(v, 1, 10000)) < 0)
+			if (cli_int(v, 1, 10000, &batch) < 0)
 				return usage(kinds, "--batch must be a number of rows, 1..10000");
 		} else if (cli_opt(c->argc, c->argv, &i, "--batch-bytes", &v)) {
 			const char *why;

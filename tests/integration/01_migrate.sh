@@ -42,6 +42,8 @@ assert_match "river_job holds 1 rows.*--force" "$out" "and says how to proceed"
 "$S" migrate down --target-version 6 >/dev/null
 assert_eq 6 "$(q "SELECT max(version) FROM river_migration")" "down --target-version 6 keeps the jobs table"
 assert_eq 1 "$(q "SELECT count(*) FROM river_job")" "and its rows"
+"$S" migrate down --force --target-version '' >/dev/null 2>&1; rc=$?
+assert_eq "64 6" "$rc $(q "SELECT max(version) FROM river_migration")" "an empty --target-version is a usage error, not version 0"
 "$S" migrate down --force >/dev/null
 assert_eq "0" "$(q "SELECT count(*) FROM pg_class WHERE relname LIKE 'river%'")" "down --force removes it all"
 
