@@ -146,11 +146,8 @@ int hooks_insert_begin(const char *kind, const char *queue, const char *args, si
 		         kind);
 		rc = -1;
 	}
-	if (rc == 0 && sealed)
-		*sealed_by = p; /* the reference passes to the caller */
-	else
-		enc_release(p);
 	if (rc < 0) {
+		enc_release(p);
 		crypto_free_plain(cur, curlen);
 		return -1;
 	}
@@ -169,11 +166,14 @@ int hooks_insert_begin(const char *kind, const char *queue, const char *args, si
 		         "args too large once %s: %zu bytes ([worker] max_args_size is %zu)",
 		         sealed ? "encrypted" : "through the insert hooks", stored, max);
 		crypto_free_plain(cur, curlen);
-		enc_release(*sealed_by);
-		*sealed_by = NULL;
+		enc_release(p);
 		return -1;
 	}
 	*out = cur;
+	if (sealed)
+		*sealed_by = p; /* the reference passes to the caller */
+	else
+		enc_release(p);
 	return 0;
 }
 

@@ -82,7 +82,7 @@ static void put_value(line *l, const char *s)
 		return;
 	}
 	putc_(l, '"');
-	for (; *s && !l->cut; s++) {
+	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 		char esc[8];
 		size_t n = 1;
