@@ -81,6 +81,7 @@ static void set_leader(leader *l, bool yes)
 		arm_term(l);
 	} else {
 		uv_timer_stop(&l->term_timer);
+		l->resign_pending = false; /* a request is for the term that ended */
 	}
 	l->on_change(yes, l->arg);
 }
@@ -115,6 +116,8 @@ static void on_elect(db_status st, PGresult *res, const char *err, void *arg)
 	}
 }
 
+static void resign_on_request(leader *l);
+
 static void on_reelect(db_status st, PGresult *res, const char *err, void *arg)
 {
 	leader *l = arg;
@@ -128,6 +131,12 @@ static void on_reelect(db_status st, PGresult *res, const char *err, void *arg)
 		/* Stepped down while this renewal waited (on_term_end): the row,
 		 * renewed or not, expires by itself; bid again as a follower. */
 		schedule(l, jittered(LEADER_ELECT_INTERVAL_MS, LEADER_ELECT_JITTER_MS));
+		return;
+	}
+	if (l->resign_pending) {
+		/* Asked to resign while this renewal waited: whatever it did, the
+		 * resignation deletes only this term's row. */
+		resign_on_request(l);
 		return;
 	}
 	if (st == DB_OK && PQntuples(res) == 1) {
@@ -220,12 +229,23 @@ void leader_on_notify(leader *l, const char *payload)
 		uv_timer_stop(&l->timer);
 		schedule(l, randombytes_uniform(50));
 	} else if (strcmp(action, "request_resign") == 0 && l->is_leader) {
-		log_info("leadership resignation requested");
-		leader_stop(l, NULL);
-		l->stopping = false;
-		schedule(l, jittered(LEADER_ELECT_INTERVAL_MS, LEADER_ELECT_JITTER_MS));
+		if (l->busy)
+			l->resign_pending = true; /* on_reelect resigns when the renewal is answered */
+		else
+			resign_on_request(l);
 	}
 	json_object_put(o);
+}
+
+/* As River: give up this term (DELETE + NOTIFY resigned), then bid again
+ * as a follower, after an election interval so another node can take it. */
+static void resign_on_request(leader *l)
+{
+	l->resign_pending = false;
+	log_info("leadership resignation requested");
+	leader_stop(l, NULL);
+	l->stopping = false;
+	schedule(l, jittered(LEADER_ELECT_INTERVAL_MS, LEADER_ELECT_JITTER_MS));
 }
 
 static void on_resigned(db_status st, PGresult *res, const char *err, void *arg)

@@ -28,6 +28,7 @@ typedef struct leader {
 	bool is_leader;
 	bool busy;        /* a statement is in flight */
 	bool stopping;
+	bool resign_pending; /* request_resign came while a renewal was in flight */
 	char elected_at[40]; /* UTC text, microseconds: identifies the term */
 	uint64_t deadline_ms; /* monotonic: trust the term until then */
 	uint64_t pending_deadline_ms; /* what a renewal in flight would extend it to */
