@@ -379,7 +379,10 @@ static void run_periodic(uv_timer_t *t)
 		if (m->periodic_next[i] <= 0 || m->periodic_next[i] > now)
 			continue;
 		enqueue_tick(m, def, m->periodic_next[i]);
-		m->periodic_next[i] = cron_next(&def->sched, now);
+		/* As River: the next tick after this one, not after now, so ticks
+		 * missed while the loop was held up (a stall, a stopped process)
+		 * are caught up one per pass instead of skipped. */
+		m->periodic_next[i] = cron_next(&def->sched, m->periodic_next[i]);
 	}
 	arm_periodic(m);
 }
