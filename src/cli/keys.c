@@ -133,8 +133,9 @@ int cmd_keys(cli *c)
 	if (c->json)
 		printf("{\"keys\":[");
 	table t;
-	static const char *const head[] = {"key id", "configured", "live", "finished", "available",
-	                                   "running", "retryable", "scheduled", "completed", "discarded"};
+	static const char *const head[] = {"key id",    "configured", "live",      "finished",
+	                                   "available", "running",    "retryable", "scheduled",
+	                                   "pending",   "completed",  "cancelled", "discarded"};
 	table_init(&t, ARRAY_LEN(head), head);
 	sb advice = {0};
 	for (size_t i = 0; i < nrows; i++) {
@@ -152,7 +153,8 @@ int cmd_keys(cli *c)
 			snprintf(cols[s], sizeof cols[s], "%lld", x->n[s]);
 		const char *cells[] = {plain ? "(plaintext)" : malformed ? "(malformed envelope)" : x->kid,
 		                       plain || malformed ? "-" : encrypting ? "yes, encrypts" : configured ? "yes" : "NO",
-		                       live, fin, cols[0], cols[1], cols[2], cols[3], cols[5], cols[7]};
+		                       live, fin, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5],
+		                       cols[6], cols[7]};
 		table_row(&t, cells);
 		if (plain && x->live)
 			sb_printf(&advice, "- %lld live job%s in plaintext; `sluice reencrypt` encrypts those of kinds the filters select.\n",

@@ -98,6 +98,7 @@ dry=$("$S" -c "$TMP/small.ini" reencrypt --dry-run 2>&1)
 assert_match "1 rows would be rewritten to key $KB \(xchacha20poly1305\); 6 cannot be read here \(malformed, or under keys not configured\); 1 more are running" "$dry" "--dry-run counts what it can and cannot rewrite"
 st=$("$S" -c "$TMP/small.ini" keys status 2>&1)
 assert_match "\(malformed envelope\) +- +6 " "$st" "keys status counts the malformed envelopes as such"
+assert_match "available +running +retryable +scheduled +pending +completed +cancelled +discarded" "$st" "keys status has a column for every state"
 for secret in mysecretpassword hunter2 password; do
 	check "neither shows '$secret'" bash -c "! printf '%s\n%s' \"\$1\" \"\$2\" | grep -q '$secret'" _ "$dry" "$st"
 done
