@@ -76,14 +76,18 @@ static void on_deadline(uv_timer_t *t)
 	uint64_t now = mono_ms(), next = 0;
 	d->deadline_armed_at = 0;
 	for (job *j = d->running.next; j != &d->running; j = j->next) {
-		if (!j->deadline_ms || atomic_load(&j->cancel_reason))
+		if (!j->timeout_ms || atomic_load(&j->cancel_reason))
 			continue;
-		if (j->deadline_ms <= now) {
+		/* A job still queued for a thread has not started its time: its
+		 * deadline is at least a whole timeout away. */
+		uint64_t picked = atomic_load(&j->picked_ms);
+		uint64_t deadline = (picked ? picked : now) + (uint64_t)j->timeout_ms;
+		if (deadline <= now) {
 			log_warn("job timed out; asking its handler to stop", LI("job_id", j->pub.id),
 			         LS("kind", j->pub.kind), LI("timeout_ms", j->timeout_ms));
 			job_cancel(j, SLUICE_CANCEL_TIMEOUT);
-		} else if (!next || j->deadline_ms < next) {
-			next = j->deadline_ms;
+		} else if (!next || deadline < next) {
+			next = deadline;
 		}
 	}
 	if (next)
@@ -182,10 +186,8 @@ bool daemon_dispatch(sluiced *d, pq_queue *q, job *j)
 		return false;
 	}
 	j->timeout_ms = effective_timeout(d, j);
-	if (j->timeout_ms) {
-		j->deadline_ms = mono_ms() + (uint64_t)j->timeout_ms;
-		arm_deadline(d, j->deadline_ms);
-	}
+	if (j->timeout_ms) /* the soonest it can be due: were it taken by a thread now */
+		arm_deadline(d, mono_ms() + (uint64_t)j->timeout_ms);
 	return true;
 }
 
@@ -207,6 +209,9 @@ static void on_final_timeout(uv_timer_t *t)
  * to finish or not while the outcomes are written and the daemon exits. */
 static void abandon_running(sluiced *d)
 {
+	/* Handlers that returned before now keep their outcome, even if the
+	 * loop has not yet heard (the uv_async may come after this timer). */
+	pool_collect(&d->pool);
 	size_t n = 0;
 	while (d->running.next != &d->running) {
 		job *j = d->running.next;

@@ -55,8 +55,11 @@ typedef struct job {
 	const struct kind_entry *kind; /* NULL: no plugin handles pub.kind */
 	int errors_count;
 	int snoozes; /* metadata.snoozes at fetch */
-	int64_t timeout_ms; /* 0: none */
-	uint64_t deadline_ms; /* monotonic; 0: none */
+	int64_t timeout_ms; /* 0: none; counts from picked_ms */
+	uint64_t queued_ms; /* monotonic: when handed to the pool (loop thread) */
+	/* Monotonic ms at which a worker thread took it, 0 until then: written
+	 * by that thread, read by the loop's deadline check. */
+	_Atomic uint64_t picked_ms;
 	int64_t started_us;
 	bool abandoned; /* given up at shutdown: its outcome is not written */
 	char failed_key_id[33]; /* set when its args could not be decrypted */

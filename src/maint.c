@@ -148,6 +148,8 @@ static void on_stuck(db_status st, PGresult *res, const char *err, void *arg)
 			 * reload that lowers job_timeout must not rescue it (and run
 			 * it twice at once) while its handler is still within it. */
 			const job *own = daemon_running_job(m->d, id, attempt);
+			if (own && !atomic_load(&own->picked_ms))
+				continue; /* still waiting here for a thread: not started */
 			int64_t timeout = own           ? own->timeout_ms
 			                  : k->timeout_ms ? k->timeout_ms
 			                                  : m->d->cfg.job_timeout_ms;

@@ -20,6 +20,12 @@
 /* Threads started per stall check, so a burst of sleepers ramps up fast
  * without a thread per job of a burst of quick ones. */
 #define SPAWN_PER_CHECK 32
+/* A job queued this long with no idle thread also means more threads are
+ * needed, even while the head keeps moving: handlers that block for a few
+ * milliseconds each move it more often than STALL_MS, yet leave a fetch's
+ * jobs waiting ever longer on the threads there are. Long enough that a
+ * fetch of quick jobs (microseconds each) drains well within it. */
+#define QUEUE_WAIT_MS 50
 
 static void *worker_main(void *arg)
 {
@@ -43,6 +49,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&p->mu);
 
 		j->pool_next = NULL;
+		atomic_store(&j->picked_ms, mono_ms()); /* its timeout counts from here */
 		registry_run(j);
 
 		pthread_mutex_lock(&p->done_mu);
@@ -59,9 +66,10 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static void on_async(uv_async_t *a)
+static void on_async(uv_async_t *a) { pool_collect(a->data); }
+
+void pool_collect(pool *p)
 {
-	pool *p = a->data;
 	pthread_mutex_lock(&p->done_mu);
 	job *j = p->done_head;
 	p->done_head = p->done_tail = NULL;
@@ -109,9 +117,12 @@ static void on_stall_check(uv_timer_t *t)
 	uint64_t next = 0;
 	pthread_mutex_lock(&p->mu);
 	if (p->head) {
-		uint64_t waited = mono_ms() - p->head_since_ms;
-		if (waited < STALL_MS) {
+		uint64_t now = mono_ms(), waited = now - p->head_since_ms;
+		uint64_t queued = now - p->head->queued_ms;
+		if (waited < STALL_MS && queued < QUEUE_WAIT_MS) {
 			next = STALL_MS - waited;
+			if (QUEUE_WAIT_MS - queued < next)
+				next = QUEUE_WAIT_MS - queued;
 		} else {
 			if (p->idle == 0)
 				spawn(p, p->queued < SPAWN_PER_CHECK ? p->queued : SPAWN_PER_CHECK);
@@ -142,12 +153,13 @@ void pool_submit(pool *p, job *first, size_t n)
 {
 	if (!n)
 		return;
+	uint64_t now = mono_ms();
 	job *last = first;
-	while (last->pool_next)
-		last = last->pool_next;
+	for (first->queued_ms = now; last->pool_next; last = last->pool_next)
+		last->pool_next->queued_ms = now;
 	pthread_mutex_lock(&p->mu);
 	if (!p->head)
-		p->head_since_ms = mono_ms();
+		p->head_since_ms = now;
 	if (p->tail)
 		p->tail->pool_next = first;
 	else

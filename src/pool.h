@@ -35,6 +35,8 @@ typedef struct pool {
 } pool;
 
 int pool_init(pool *p, uv_loop_t *loop, size_t max_threads, pool_done_cb on_done, void *arg);
+/* Hands the finished jobs to on_done now (the uv_async does it otherwise). */
+void pool_collect(pool *p);
 /* Submits a list of n jobs linked by pool_next. */
 void pool_submit(pool *p, job *first, size_t n);
 /* Stops idle threads and joins them. Threads still inside a handler are
