@@ -423,6 +423,7 @@ static void reload(sluiced *d)
 	log_set_level(nc.log_level);
 	d->cfg.rescue_after_ms = nc.rescue_after_ms;
 	d->cfg.scheduler_interval_ms = nc.scheduler_interval_ms;
+	outcome_set_scheduler_interval_ms(nc.scheduler_interval_ms);
 	d->cfg.rescuer_interval_ms = nc.rescuer_interval_ms;
 	d->cfg.cleaner_interval_ms = nc.cleaner_interval_ms;
 	d->cfg.completed_retention_ms = nc.completed_retention_ms;
@@ -832,6 +833,7 @@ int daemon_run(const char *config_path)
 	}
 	enc_install(enc_policy_from(&d->cfg));
 	hooks_set_max_args((size_t)d->cfg.max_args_size);
+	outcome_set_scheduler_interval_ms(d->cfg.scheduler_interval_ms);
 	signal(SIGPIPE, SIG_IGN);
 
 	d->config_path = config_path;

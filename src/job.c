@@ -11,16 +11,52 @@
 #include "sql.h"
 #include "util.h"
 
-/* metadata.snoozes as River reads it (gjson's Int(): non-numbers are 0). */
-static int read_snoozes(const char *metadata)
+/* gjson's parseInt: an optional '-' and digits only, else 0 (saturating
+ * here where Go's would wrap). */
+static int64_t gjson_parse_int(const char *s)
 {
-	if (!strstr(metadata, "\"snoozes\""))
+	bool neg = *s == '-';
+	s += neg;
+	if (!*s)
+		return 0;
+	int64_t n = 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return 0;
+		int d = *s - '0';
+		if (n > (INT64_MAX - d) / 10)
+			return neg ? INT64_MIN : INT64_MAX;
+		n = n * 10 + d;
+	}
+	return neg ? -n : n;
+}
+
+int64_t snoozes_from_metadata(const char *metadata)
+{
+	if (!metadata || !strstr(metadata, "\"snoozes\""))
 		return 0; /* the common case, without a parse */
 	json_object *o = json_tokener_parse(metadata), *v;
-	int n = 0;
-	if (o && json_object_object_get_ex(o, "snoozes", &v) &&
-	    (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)))
-		n = (int)json_object_get_int64(v);
+	int64_t n = 0;
+	if (o && json_object_object_get_ex(o, "snoozes", &v)) {
+		switch (json_object_get_type(v)) {
+		case json_type_int: /* json-c saturates what int64 cannot hold */
+			n = json_object_get_int64(v);
+			break;
+		case json_type_double: { /* Go's int64(f), clamped */
+			double f = json_object_get_double(v);
+			n = f != f ? 0 : f >= 9.2e18 ? INT64_MAX : f <= -9.2e18 ? INT64_MIN : (int64_t)f;
+			break;
+		}
+		case json_type_string:
+			n = gjson_parse_int(json_object_get_string(v));
+			break;
+		case json_type_boolean:
+			n = json_object_get_boolean(v) ? 1 : 0;
+			break;
+		default:
+			break;
+		}
+	}
 	json_object_put(o);
 	return n;
 }
@@ -57,7 +93,7 @@ job *job_from_row(const PGresult *res, int row)
 	j->pub.scheduled_at_us = pg_int(PQgetvalue(res, row, FC_SCHEDULED_AT));
 	j->pub.attempted_at_us = pg_int(PQgetvalue(res, row, FC_ATTEMPTED_AT));
 	j->errors_count = (int)pg_int(PQgetvalue(res, row, FC_ERRORS));
-	j->snoozes = read_snoozes(j->pub.metadata);
+	j->snoozes = snoozes_from_metadata(j->pub.metadata);
 	atomic_init(&j->cancel_reason, 0);
 	pthread_mutex_init(&j->mu, NULL);
 	/* sleep_ms() waits on a monotonic deadline: wall-clock steps must not

@@ -54,7 +54,7 @@ typedef struct job {
 	struct pq_queue *queue;
 	const struct kind_entry *kind; /* NULL: no plugin handles pub.kind */
 	int errors_count;
-	int snoozes; /* metadata.snoozes at fetch */
+	int64_t snoozes; /* metadata.snoozes at fetch, as River reads it */
 	int64_t timeout_ms; /* 0: none; counts from picked_ms */
 	uint64_t queued_ms; /* monotonic: when handed to the pool (loop thread) */
 	/* Monotonic ms at which a worker thread took it, 0 until then: written
@@ -109,7 +109,7 @@ typedef struct job_facts {
 	int attempt;
 	int max_attempts;
 	int errors_count;
-	int snoozes;
+	int64_t snoozes;
 	int64_t started_us;
 	int64_t attempted_at_us; /* as fetched */
 	int64_t timeout_ms;
@@ -125,8 +125,12 @@ double retry_delay_s(int errors_count, double rand01);
 /* A uniform random number in [0, 1) for that jitter. */
 double retry_rand01(void);
 
-/* Jobs whose next run is due within this are made available directly rather
- * than scheduled (River's scheduler interval). */
-#define RETRY_AVAILABLE_WITHIN_S 5.0
+/* A retry or snooze due within the scheduler's interval is made available
+ * at once (with its scheduled_at) rather than left for the scheduler, as
+ * River does with its own SchedulerInterval: set from [maintenance]
+ * scheduler_interval at start and on reload (5 s until then). */
+void outcome_set_scheduler_interval_ms(int64_t ms);
+/* metadata.snoozes as River reads it: gjson's Int() of the member. */
+int64_t snoozes_from_metadata(const char *metadata_json);
 
 #endif

@@ -36,10 +36,21 @@ static char *error_element(int64_t at_us, int attempt, const char *msg)
 	return sb_take(&b);
 }
 
-/* Metadata merged on write-back: output (any outcome) and snoozes. */
-static char *metadata_merge(const char *output_json, int snoozes)
+static _Atomic int64_t scheduler_interval_ms = 5000;
+
+void outcome_set_scheduler_interval_ms(int64_t ms) { atomic_store(&scheduler_interval_ms, ms); }
+
+static bool available_within(double s)
 {
-	if (!output_json && snoozes < 0)
+	return s * 1000.0 <= (double)atomic_load(&scheduler_interval_ms);
+}
+
+#define NO_SNOOZES INT64_MIN /* metadata_merge: leave snoozes alone */
+
+/* Metadata merged on write-back: output (any outcome) and snoozes. */
+static char *metadata_merge(const char *output_json, int64_t snoozes)
+{
+	if (!output_json && snoozes == NO_SNOOZES)
 		return NULL;
 	sb b = {0};
 	sb_putc(&b, '{');
@@ -47,8 +58,10 @@ static char *metadata_merge(const char *output_json, int snoozes)
 		sb_puts(&b, "\"output\":");
 		sb_puts(&b, output_json);
 	}
-	if (snoozes >= 0)
-		sb_printf(&b, "%s\"snoozes\":%d", output_json ? "," : "", snoozes);
+	if (snoozes != NO_SNOOZES) {
+		sb_puts(&b, output_json ? ",\"snoozes\":" : "\"snoozes\":");
+		sb_put_i64(&b, snoozes);
+	}
 	sb_putc(&b, '}');
 	return sb_take(&b);
 }
@@ -116,15 +129,17 @@ completion *outcome_build(const job_facts *f, const job_result *r, int64_t now_u
 		c->outcome = "completed";
 		c->state = "completed";
 		c->finalized_at_us = now_us;
-		c->metadata_json = metadata_merge(output, -1);
+		c->metadata_json = metadata_merge(output, NO_SNOOZES);
 		break;
 	case SLUICE_SNOOZE: {
 		double s = r->snooze_s > 0 ? r->snooze_s : 0;
 		c->outcome = "snoozed";
-		c->state = s <= RETRY_AVAILABLE_WITHIN_S ? "available" : "scheduled";
+		c->state = available_within(s) ? "available" : "scheduled";
 		c->scheduled_at_us = add_seconds(now_us, s);
 		c->attempt = f->attempt > 0 ? f->attempt - 1 : 0;
-		c->metadata_json = metadata_merge(output, f->snoozes + 1);
+		/* River adds one in int64; saturated here, where Go would wrap. */
+		c->metadata_json =
+		    metadata_merge(output, f->snoozes < INT64_MAX ? f->snoozes + 1 : INT64_MAX);
 		break;
 	}
 	case SLUICE_CANCEL: {
@@ -137,7 +152,7 @@ completion *outcome_build(const job_facts *f, const job_result *r, int64_t now_u
 		c->state = "cancelled";
 		c->finalized_at_us = now_us;
 		c->error_json = error_element(f->started_us, f->attempt, text);
-		c->metadata_json = metadata_merge(output, -1);
+		c->metadata_json = metadata_merge(output, NO_SNOOZES);
 		free(text);
 		break;
 	}
@@ -146,18 +161,18 @@ completion *outcome_build(const job_facts *f, const job_result *r, int64_t now_u
 		c->state = "discarded";
 		c->finalized_at_us = now_us;
 		c->error_json = error_element(f->started_us, f->attempt, msg ? msg : "");
-		c->metadata_json = metadata_merge(output, -1);
+		c->metadata_json = metadata_merge(output, NO_SNOOZES);
 		break;
 	case SLUICE_ERROR:
 		c->outcome = f->cancel_reason == SLUICE_CANCEL_TIMEOUT ? "timed_out" : "errored";
 		c->error_json = error_element(f->started_us, f->attempt, msg);
-		c->metadata_json = metadata_merge(output, -1);
+		c->metadata_json = metadata_merge(output, NO_SNOOZES);
 		if (f->attempt >= f->max_attempts) {
 			c->state = "discarded";
 			c->finalized_at_us = now_us;
 		} else {
 			double s = retry_delay_s(f->errors_count, rand01);
-			c->state = s <= RETRY_AVAILABLE_WITHIN_S ? "available" : "retryable";
+			c->state = available_within(s) ? "available" : "retryable";
 			c->scheduled_at_us = add_seconds(now_us, s);
 		}
 		break;
@@ -166,7 +181,7 @@ completion *outcome_build(const job_facts *f, const job_result *r, int64_t now_u
 		c->state = "available";
 		c->scheduled_at_us = now_us;
 		c->attempt = f->attempt > 0 ? f->attempt - 1 : 0;
-		c->metadata_json = metadata_merge(output, -1);
+		c->metadata_json = metadata_merge(output, NO_SNOOZES);
 		break;
 	}
 	/* A requested cancellation (metadata.cancel_attempted_at) wins over

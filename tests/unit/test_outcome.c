@@ -207,10 +207,68 @@ static void output_is_merged_whatever_the_outcome(void)
 	completion_free(c);
 }
 
+/* River compares with its SchedulerInterval, not a constant. */
+static void available_within_the_scheduler_interval(void)
+{
+	job_facts f = facts(2, 25, 1); /* second error: 16 s +/- 10 % */
+	job_result r = {.outcome = SLUICE_ERROR, .message = "x"};
+	completion *c = outcome_build(&f, &r, NOW, 0.5);
+	CHECK_STR(c->state, "retryable");
+	completion_free(c);
+	outcome_set_scheduler_interval_ms(60000);
+	c = outcome_build(&f, &r, NOW, 0.5);
+	CHECK_STR(c->state, "available");
+	CHECK(c->scheduled_at_us == NOW + 16000000);
+	completion_free(c);
+	job_result z = {.outcome = SLUICE_SNOOZE, .snooze_s = 30, .set = true};
+	c = outcome_build(&f, &z, NOW, 0.5);
+	CHECK_STR(c->state, "available");
+	completion_free(c);
+	outcome_set_scheduler_interval_ms(100); /* a first error's 1 s waits for the scheduler */
+	f = facts(1, 25, 0);
+	c = outcome_build(&f, &r, NOW, 0.5);
+	CHECK_STR(c->state, "retryable");
+	completion_free(c);
+	outcome_set_scheduler_interval_ms(5000);
+}
+
+/* gjson's Int() of metadata.snoozes, then + 1 in int64. */
+static void snoozes_read_as_river_reads_them(void)
+{
+	CHECK(snoozes_from_metadata("{}") == 0);
+	CHECK(snoozes_from_metadata("{\"snoozes\": 3}") == 3);
+	CHECK(snoozes_from_metadata("{\"snoozes\": 2147483647}") == 2147483647LL);
+	CHECK(snoozes_from_metadata("{\"snoozes\": 4294967294}") == 4294967294LL);
+	CHECK(snoozes_from_metadata("{\"snoozes\": \"3\"}") == 3);
+	CHECK(snoozes_from_metadata("{\"snoozes\": \"3.5\"}") == 0);
+	CHECK(snoozes_from_metadata("{\"snoozes\": 2.7}") == 2);
+	CHECK(snoozes_from_metadata("{\"snoozes\": true}") == 1);
+	CHECK(snoozes_from_metadata("{\"snoozes\": false}") == 0);
+	CHECK(snoozes_from_metadata("{\"snoozes\": null}") == 0);
+	CHECK(snoozes_from_metadata("{\"snoozes\": [1]}") == 0);
+	CHECK(snoozes_from_metadata("{\"snoozes\": -4}") == -4);
+	CHECK(snoozes_from_metadata("{\"snoozes\": 99999999999999999999}") == INT64_MAX);
+	CHECK(snoozes_from_metadata("{\"snoozes\": \"-99999999999999999999\"}") == INT64_MIN);
+	CHECK(snoozes_from_metadata("{\"other\": {\"snoozes\": 5}}") == 0);
+
+	job_facts f = facts(2, 25, 1);
+	job_result r = {.outcome = SLUICE_SNOOZE, .snooze_s = 30, .set = true};
+	int64_t cases[][2] = {{2147483647LL, 2147483648LL}, {-5, -4}, {-1, 0}, {INT64_MAX, INT64_MAX}};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		f.snoozes = cases[i][0];
+		completion *c = outcome_build(&f, &r, NOW, 0.5);
+		char want[64];
+		snprintf(want, sizeof want, "{\"snoozes\":%lld}", (long long)cases[i][1]);
+		CHECK_STR(c->metadata_json, want);
+		completion_free(c);
+	}
+}
+
 UNIT_MAIN(UNIT(retry_schedule_is_errors_plus_one_to_the_fourth), UNIT(completed_sets_finalized_at),
           UNIT(first_error_is_available_one_second_later), UNIT(later_errors_are_retryable),
           UNIT(error_at_max_attempts_discards), UNIT(snooze_restores_attempt_and_counts),
           UNIT(cancel_records_river_cancel_error), UNIT(discard_helper_discards_now),
           UNIT(unknown_kind_uses_rivers_wording), UNIT(timeout_overrides_the_handler),
           UNIT(remote_cancel_and_shutdown), UNIT(odd_return_values_are_errors),
-          UNIT(output_is_merged_whatever_the_outcome))
+          UNIT(output_is_merged_whatever_the_outcome), UNIT(available_within_the_scheduler_interval),
+          UNIT(snoozes_read_as_river_reads_them))
