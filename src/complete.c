@@ -165,6 +165,7 @@ static void on_result(db_status st, PGresult *res, const char *err, void *arg)
 	switch (st) {
 	case DB_OK:
 		c->retry_ms = 0;
+		c->transient_fails = 0;
 		after_success(c, res);
 		if (c->limit < COMPLETE_MAX_BATCH)
 			c->limit = c->limit * 2 > COMPLETE_MAX_BATCH ? COMPLETE_MAX_BATCH : c->limit * 2;
@@ -176,12 +177,30 @@ static void on_result(db_status st, PGresult *res, const char *err, void *arg)
 			 * batch is written again after a pause, never bisected into
 			 * errors of the jobs (that would re-run jobs that succeeded). */
 			c->retries++;
+			c->transient_fails++;
+			if (c->ninflight == 1 && c->transient_fails >= COMPLETE_GIVE_UP_AFTER) {
+				c->failed++;
+				c->transient_fails = 0;
+				log_error("cannot write job outcome; leaving it to the rescuer",
+				          LI("job_id", c->inflight->job_id), LS("err", err),
+				          LI("attempts", COMPLETE_GIVE_UP_AFTER));
+				completion_free(c->inflight);
+				c->inflight = NULL;
+				c->ninflight = 0;
+				break;
+			}
+			/* Failed again: the batch itself may be why (too long for a
+			 * statement_timeout, too large): smaller ones, still written
+			 * as the outcomes they are. */
+			if (c->transient_fails >= 2 && c->ninflight > 1)
+				c->limit = c->ninflight / 2;
 			c->retry_ms = c->retry_ms ? c->retry_ms * 2 : COMPLETE_RETRY_MIN_MS;
 			if (c->retry_ms > COMPLETE_RETRY_MAX_MS)
 				c->retry_ms = COMPLETE_RETRY_MAX_MS;
 			c->retry_until_ms = mono_ms() + c->retry_ms;
 			log_warn("completion batch failed; writing it again", LI("batch", c->ninflight),
-			         LS("err", err), LI("retry_in_ms", (int64_t)c->retry_ms));
+			         LS("err", err), LI("retry_in_ms", (int64_t)c->retry_ms),
+			         LI("next_batch", (int64_t)(c->limit < c->ninflight ? c->limit : c->ninflight)));
 			requeue_inflight(c);
 			uv_timer_stop(&c->timer);
 			c->timer_armed = false;
@@ -242,14 +261,33 @@ static void on_result(db_status st, PGresult *res, const char *err, void *arg)
 		c->on_idle(c->arg);
 }
 
+/* About what a record adds to the statement (its fixed fields are short). */
+static size_t record_bytes(const completion *k)
+{
+	size_t n = 200 + (k->metadata_json ? strlen(k->metadata_json) : 0) +
+	           (k->error_json ? strlen(k->error_json) : 0);
+	for (const insert_job *ch = k->children; ch; ch = ch->next)
+		n += 300 + strlen(ch->args) + (ch->metadata ? strlen(ch->metadata) : 0) +
+		     (ch->tags ? strlen(ch->tags) : 0);
+	return n;
+}
+
 static void flush(completer *c)
 {
 	if (c->flushing || !c->pending || !db_ready(c->conn) || mono_ms() < c->retry_until_ms)
 		return;
 	size_t n = c->pending < c->limit ? c->pending : c->limit;
 	completion *first = c->head, *last = first;
-	for (size_t i = 1; i < n; i++)
+	size_t bytes = record_bytes(first);
+	for (size_t i = 1; i < n; i++) {
+		size_t more = record_bytes(last->next);
+		if (bytes + more > COMPLETE_MAX_BYTES) {
+			n = i;
+			break;
+		}
+		bytes += more;
 		last = last->next;
+	}
 	c->head = last->next;
 	if (!c->head)
 		c->tail = NULL;

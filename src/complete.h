@@ -22,6 +22,14 @@
  * (db_error_transient), doubling up to the most. */
 #define COMPLETE_RETRY_MIN_MS 100
 #define COMPLETE_RETRY_MAX_MS 5000
+/* A single outcome that fails so this many times in a row, each a failure
+ * that should pass, is given up (the job stays running until the rescuer
+ * takes it, as River's completer gives up after 3): retried for ever, it
+ * would hold back every other outcome. About 40 s of retries. */
+#define COMPLETE_GIVE_UP_AFTER 10
+/* Upper bound on one statement's records in bytes (outputs may be up to
+ * 32 MB each; PostgreSQL takes no message over 1 GB). */
+#define COMPLETE_MAX_BYTES (64u << 20)
 
 /* Outcomes waiting to be written at which fetching stops, until they drop
  * below half (River makes finished jobs wait at the same backlog, 10,000):
@@ -45,6 +53,7 @@ typedef struct completer {
 	uint64_t sent_ms;
 	uint64_t retry_ms;       /* pause after a transient failure, 0: none */
 	uint64_t retry_until_ms; /* no flush before (monotonic), but by kick */
+	int transient_fails;     /* in a row, of the batch in hand */
 	uv_timer_t timer;
 	uint64_t applied, skipped, failed, children, retries;
 	void (*on_idle)(void *arg); /* called when nothing is pending or in flight */
