@@ -38,8 +38,21 @@ static struct {
 	size_t nplugins;
 	kind_entry **slots; /* open addressing, power-of-two size */
 	size_t cap, count;
+	/* Registration is for a plugin's init only: on the thread loading the
+	 * plugins, for the plugin whose init runs. A thread a plugin started
+	 * must not register (the tables take no locks), nor may a plugin once
+	 * its init returned. */
 	bool loading;
+	pthread_t loader;
+	sluice_plugin *initialising;
 } reg;
+
+/* The loader is checked first: another thread must not read initialising,
+ * which the loader writes. */
+static bool may_register(const sluice_plugin *p)
+{
+	return p && pthread_equal(pthread_self(), reg.loader) && reg.loading && p == reg.initialising;
+}
 
 /* ---- kind table ---------------------------------------------------------- */
 
@@ -86,7 +99,7 @@ static job *job_of(const sluice_job *pub) { return CONTAINER_OF(pub, job, pub); 
 
 static int host_register_kind(sluice_plugin *p, const sluice_kind *k)
 {
-	if (!reg.loading || !p || !k)
+	if (!may_register(p) || !k)
 		return SLUICE_EINVAL;
 	sluice_kind def = {0};
 	memcpy(&def, k, k->size < sizeof def ? k->size : sizeof def);
@@ -137,7 +150,7 @@ static void host_log(const sluice_job *pub, int level, const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	char *msg = vformat(fmt, ap);
+	char *msg = fmt ? vformat(fmt, ap) : xstrdup("(no message)");
 	va_end(ap);
 	if (level < LOG_ERROR)
 		level = LOG_ERROR;
@@ -246,7 +259,7 @@ static int host_sleep_ms(const sluice_job *pub, int64_t ms)
 
 static int host_register_hook(sluice_plugin *p, const sluice_hook *h)
 {
-	if (!reg.loading || !p)
+	if (!may_register(p))
 		return SLUICE_EINVAL;
 	int rc = hooks_add(h, p->path, p->failure, sizeof p->failure);
 	return rc;
@@ -254,7 +267,7 @@ static int host_register_hook(sluice_plugin *p, const sluice_hook *h)
 
 static int host_register_encryptor(sluice_plugin *p, const sluice_encryptor *e)
 {
-	if (!reg.loading || !p)
+	if (!may_register(p))
 		return SLUICE_EINVAL;
 	return crypto_register(e, p->failure, sizeof p->failure);
 }
@@ -374,7 +387,9 @@ static int load_one(const char *path, char *err, size_t errlen)
 	p->path = xstrdup(path);
 	p->dl = dl;
 	p->magic = m;
+	reg.initialising = p;
 	int rc = init(&host, p);
+	reg.initialising = NULL;
 	if (rc != 0 || p->failure[0]) {
 		if (p->failure[0])
 			snprintf(err, errlen, "%s: %s", path, p->failure);
@@ -395,6 +410,7 @@ static int load_one(const char *path, char *err, size_t errlen)
 
 int registry_load(char *const *paths, char *err, size_t errlen)
 {
+	reg.loader = pthread_self();
 	reg.loading = true;
 	int rc = 0;
 	for (char *const *p = paths; p && *p && rc == 0; p++)

@@ -183,8 +183,10 @@ typedef struct sluice_host {
 	uint32_t size; /* sizeof(sluice_host) as the daemon built it */
 	uint32_t abi_version;
 
-	/* At init only. Returns 0, SLUICE_EEXIST if any plugin already handles
-	 * the kind, SLUICE_EINVAL for a bad name or missing work function. */
+	/* At init only: from this plugin's sluice_plugin_init, on the thread
+	 * that called it (SLUICE_EINVAL from any other thread, or later).
+	 * Returns 0, SLUICE_EEXIST if any plugin already handles the kind,
+	 * SLUICE_EINVAL for a bad name or missing work function. */
 	int (*register_kind)(sluice_plugin *plugin, const sluice_kind *kind);
 
 	/* Log a line through the daemon's logger (logfmt on stderr). job may be
@@ -213,7 +215,7 @@ typedef struct sluice_host {
 	 * the job is cancelled, times out or the daemon stops. */
 	int (*sleep_ms)(const sluice_job *job, int64_t ms);
 
-	/* At init only: register a hook or an encryptor. 0, SLUICE_EINVAL or
+	/* At init only, as register_kind: register a hook or an encryptor. 0, SLUICE_EINVAL or
 	 * SLUICE_EEXIST (an encryptor of that name exists). */
 	int (*register_hook)(sluice_plugin *plugin, const sluice_hook *hook);
 	int (*register_encryptor)(sluice_plugin *plugin, const sluice_encryptor *enc);

@@ -1,7 +1,8 @@
 # SIGHUP: the new file and keys are validated first and swapped atomically;
 # running jobs are unaffected; a bad file is refused and the old one kept.
 # A SIGHUP during start-up (here while a plugin initialises) does not end
-# the daemon: it reloads once its handler is in place.
+# the daemon: it reloads once its handler is in place. Meanwhile a thread
+# another plugin started cannot register kinds (init only, loading thread).
 . tests/lib/common.sh
 new_db reload
 S="$B/sluice"
@@ -75,7 +76,7 @@ assert_eq 0 "$STOP_RC" "clean exit"
 check "no sanitizer reports" no_sanitizer_reports "$DAEMON_LOG"
 
 write_config "$TMP/early.ini"
-sed -i "s|^plugins = .*|&, $PWD/$B/tests/plugins/slow_init.so|" "$TMP/early.ini"
+sed -i "s|^plugins = .*|&, $PWD/$B/tests/plugins/late_register.so, $PWD/$B/tests/plugins/slow_init.so|" "$TMP/early.ini"
 ${SLUICED_WRAP:-} "$B/sluiced" -c "$TMP/early.ini" 2>"$TMP/early.log" &
 EARLY=$!; DAEMON_PIDS+=("$EARLY")
 check "a plugin is initialising" \
@@ -84,6 +85,10 @@ kill -HUP "$EARLY"
 check "SIGHUP during start-up: the daemon still becomes ready" \
 	bash -c "for i in \$(seq 300); do grep -q 'msg=\"sluiced ready\"' '$TMP/early.log' && exit 0; kill -0 $EARLY || exit 1; sleep 0.05; done; exit 1"
 assert_eq 1 "$(grep -c 'msg="configuration reloaded"' "$TMP/early.log")" "and reloads once"
+# (late_register.so registers from its own thread during slow_init's init.)
+assert_match "register_kind from another thread refused" "$(cat "$TMP/early.log")" \
+	"a plugin's thread cannot register while another plugin initialises"
+assert_match 'msg="\(no message\)"' "$(cat "$TMP/early.log")" "a NULL log format is logged as no message"
 stop_daemon "$EARLY"
 assert_eq 0 "$STOP_RC" "clean exit"
 check "no sanitizer reports" no_sanitizer_reports "$TMP/early.log"
