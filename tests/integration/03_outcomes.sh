@@ -69,8 +69,10 @@ check "retry delay counts recorded errors: 3^4=81s +/-10%: ${delay}s" awk -v d="
 
 assert_eq "scheduled|0|4|me||f" "$(row $snz "state, attempt, metadata->>'snoozes', metadata->>'keep', errors, finalized_at IS NOT NULL")" \
 	"demo.snooze 30s: scheduled, attempt restored, snoozes+1, metadata kept, no error"
+# The snooze counts from the handler's return, as River's time.Now() does; attempted_at is the fetch.
+# Under valgrind the first jobs can take more than a second between the two, hence the upper slack.
 delay=$(row $snz "extract(epoch FROM scheduled_at - attempted_at)")
-check "snooze 30s scheduled 30s out: ${delay}s" awk -v d="$delay" 'BEGIN { exit !(d >= 29.5 && d <= 31) }'
+check "snooze 30s scheduled 30s out: ${delay}s" awk -v d="$delay" 'BEGIN { exit !(d >= 29.5 && d <= 33) }'
 assert_eq "0|" "$(row $snz1 "CASE WHEN state = 'running' THEN 0 ELSE attempt END, errors")" \
 	"demo.snooze 0.2s: made available again, attempt never grows, no errors"
 
