@@ -40,7 +40,10 @@ static void on_queue_rows(db_status st, PGresult *res, const char *err, void *ar
 		return;
 	for (int i = 0; i < PQntuples(res); i++) {
 		pq_queue *q = fetch_queue_by_name(d, PQgetvalue(res, i, 0));
-		if (q)
+		/* Paused or resumed by NOTIFY after this poll was sent: the row
+		 * read may be older than that (its snapshot taken before the
+		 * change committed). The next poll has the newer one. */
+		if (q && q->paused_notified <= d->queue_poll_gen)
 			set_paused(d, q, strcmp(PQgetvalue(res, i, 1), "t") == 0, "river_queue");
 	}
 }
@@ -58,8 +61,10 @@ static void poll_queues(uv_timer_t *t)
 	sb_putc(&names, '}');
 	const char *params[] = {sb_str(&names)};
 	if (db_query_params(&d->maint_conn, report ? d->sql_queue_upsert : d->sql_queue_paused, 1,
-	                    params, on_queue_rows, d) == 0)
+	                    params, on_queue_rows, d) == 0) {
 		d->queue_poll_busy = true;
+		d->queue_poll_gen = d->control_gen;
+	}
 	sb_free(&names);
 }
 
@@ -80,9 +85,12 @@ void control_on_notify(sluiced *d, const char *payload)
 	json_object *o = json_tokener_parse(payload), *v;
 	const char *action = json_member_str(o, "action"), *queue = json_member_str(o, "queue");
 	if (strcmp(action, "pause") == 0 || strcmp(action, "resume") == 0) {
+		d->control_gen++;
 		for (size_t i = 0; i < d->nqueues; i++)
-			if (strcmp(queue, "*") == 0 || strcmp(queue, d->queues[i].name) == 0)
+			if (strcmp(queue, "*") == 0 || strcmp(queue, d->queues[i].name) == 0) {
+				d->queues[i].paused_notified = d->control_gen;
 				set_paused(d, &d->queues[i], action[0] == 'p', "river_control");
+			}
 	} else if (strcmp(action, "cancel") == 0 && json_object_object_get_ex(o, "job_id", &v)) {
 		int64_t id = json_object_get_int64(v);
 		for (job *j = d->running.next; j != &d->running; j = j->next)

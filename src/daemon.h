@@ -26,6 +26,7 @@ typedef struct pq_queue {
 	int running;
 	int arrived;        /* fetched rows not yet dispatched (fetch.c) */
 	bool paused;
+	uint64_t paused_notified; /* control_gen of the last pause/resume NOTIFY for it */
 	bool fetching;      /* a fetch is in flight */
 	bool again;         /* new work announced meanwhile: fetch again after it */
 	bool backlog;       /* the last fetch came back full: more jobs wait */
@@ -58,6 +59,9 @@ struct sluiced {
 	uv_timer_t queue_timer;
 	bool queue_poll_busy;
 	unsigned queue_polls;
+	/* Counts pause/resume NOTIFYs; a river_queue poll remembers it when
+	 * sent, so a reply read before a NOTIFY it may predate is not taken. */
+	uint64_t control_gen, queue_poll_gen;
 	char *sql_queue_upsert, *sql_queue_paused;
 
 	uv_timer_t watchdog_timer;
