@@ -31,6 +31,7 @@ static void *worker_main(void *arg)
 {
 	pool *p = arg;
 	pthread_mutex_lock(&p->mu);
+	p->starting--;
 	for (;;) {
 		while (!p->head && !p->stopping) {
 			p->idle++;
@@ -82,9 +83,14 @@ void pool_collect(pool *p)
 	}
 }
 
-/* With p->mu held. */
-static void spawn(pool *p, size_t n)
+/* On the loop thread, without p->mu: threads[] and nthreads are the loop
+ * thread's alone, and a new thread takes a while to create (far longer
+ * under a sanitizer), during which workers must still take jobs. */
+static size_t spawn(pool *p, size_t n)
 {
+	if (!n)
+		return 0;
+	size_t before = p->nthreads;
 	/* Signals belong to the loop thread: workers start with all blocked. */
 	sigset_t all, old;
 	sigfillset(&all);
@@ -105,6 +111,30 @@ static void spawn(pool *p, size_t n)
 		p->nthreads++;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return p->nthreads - before;
+}
+
+/* Starts `more` threads, counted as starting under p->mu by the caller. */
+static void start_threads(pool *p, size_t more)
+{
+	size_t made = spawn(p, more);
+	if (made < more) {
+		pthread_mutex_lock(&p->mu);
+		p->starting -= more - made;
+		pthread_mutex_unlock(&p->mu);
+	}
+}
+
+/* How many of `want` threads may start (with p->mu held), counted as
+ * starting until each takes the lock. on_stall_check starts none while any
+ * is still starting, so a thread's start-up time (long on a loaded machine,
+ * longer under a sanitizer) is not read as handlers still blocking. */
+static size_t reserve(pool *p, size_t want)
+{
+	size_t room = p->max_threads - p->nthreads;
+	size_t n = want < room ? want : room;
+	p->starting += n;
+	return n;
 }
 
 /* One-shot, re-armed for when the job now at the head would have waited
@@ -115,6 +145,7 @@ static void on_stall_check(uv_timer_t *t)
 {
 	pool *p = t->data;
 	uint64_t next = 0;
+	size_t more = 0;
 	pthread_mutex_lock(&p->mu);
 	if (p->head) {
 		uint64_t now = mono_ms(), waited = now - p->head_since_ms;
@@ -124,12 +155,13 @@ static void on_stall_check(uv_timer_t *t)
 			if (QUEUE_WAIT_MS - queued < next)
 				next = QUEUE_WAIT_MS - queued;
 		} else {
-			if (p->idle == 0)
-				spawn(p, p->queued < SPAWN_PER_CHECK ? p->queued : SPAWN_PER_CHECK);
+			if (p->idle == 0 && p->starting == 0)
+				more = reserve(p, p->queued < SPAWN_PER_CHECK ? p->queued : SPAWN_PER_CHECK);
 			next = STALL_MS;
 		}
 	}
 	pthread_mutex_unlock(&p->mu);
+	start_threads(p, more);
 	if (next)
 		uv_timer_start(t, on_stall_check, next, 0);
 }
@@ -167,10 +199,11 @@ void pool_submit(pool *p, job *first, size_t n)
 	p->tail = last;
 	p->queued += n;
 	/* Up to one thread per CPU straight away; more only on a stall. */
+	size_t more = 0;
 	if (p->queued > p->idle && p->nthreads < p->eager_threads) {
 		size_t want = p->queued - p->idle;
 		size_t room = p->eager_threads - p->nthreads;
-		spawn(p, want < room ? want : room);
+		more = reserve(p, want < room ? want : room);
 	}
 	if (n >= p->idle)
 		pthread_cond_broadcast(&p->cv);
@@ -178,6 +211,7 @@ void pool_submit(pool *p, job *first, size_t n)
 		for (size_t i = 0; i < n; i++)
 			pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
+	start_threads(p, more);
 	if (!uv_is_active((uv_handle_t *)&p->stall))
 		uv_timer_start(&p->stall, on_stall_check, STALL_MS, 0);
 }

@@ -23,6 +23,7 @@ typedef struct pool {
 	size_t queued;
 	uint64_t head_since_ms; /* since when the head job has been at the head (reset as it moves) */
 	size_t nthreads, max_threads, eager_threads, idle;
+	size_t starting; /* created, not yet waiting for a job (under mu) */
 	pthread_t *threads;
 	bool stopping;
 

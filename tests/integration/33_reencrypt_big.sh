@@ -17,7 +17,12 @@ export ASAN_OPTIONS=$ASAN_OPTIONS:quarantine_size_mb=1
 assert_eq 0 "$?" "reencrypt exits 0 ($(cat "$TMP/out"))"
 assert_match "^rewrote 40 rows" "$(cat "$TMP/out")" "every row rewritten across the cuts"
 more=$(($(cat "$TMP/run.kib") - $(cat "$TMP/dry.kib")))
-check "peak memory beyond a dry run's is under 24 MB (was $more KiB)" test "$more" -lt 24576
+limit=24
+# ThreadSanitizer shadows the memory the program touches several times over
+# and its allocator hands little back: the same run peaks at about 4x (69 MB
+# against 17 MB in the normal build).
+case $B in *tsan*) limit=$((limit * 5)) ;; esac
+check "peak memory beyond a dry run's is under $limit MB (was $more KiB)" test "$more" -lt $((limit * 1024))
 assert_eq 40 "$(q "SELECT count(*) FROM river_job WHERE args ? 'river_encrypt' AND NOT args ? 'blob'")" "all encrypted"
 check "bad sizes are refused" sh -c "'$S' -c '$TMP/b.ini' reencrypt --batch-bytes 1TB 2>&1 | grep -q 'batch-bytes must be a size'"
 

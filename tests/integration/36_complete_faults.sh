@@ -23,7 +23,14 @@ check "60 outcomes too slow as one batch are all written" \
 assert_eq "0|0" "$(q "SELECT count(*) FILTER (WHERE attempt <> 1), count(*) FILTER (WHERE errors IS NOT NULL) FROM river_job")" \
 	"as completions of their first attempt, no errors"
 assert_match "completion batch failed; writing it again.*57014" "$(cat "$DAEMON_LOG")" "after the timeouts were logged"
-assert_match "next_batch=(30|15|7)" "$(cat "$DAEMON_LOG")" "with smaller batches"
+# How many outcomes the first batch holds depends on the build's speed
+# (a sanitizer build ends the jobs less together): a retry of some batch
+# must have been announced with a smaller one.
+check "with smaller batches" awk '/completion batch failed; writing it again/ {
+	b = n = -1
+	for (i = 1; i <= NF; i++) { if ($i ~ /^batch=/) b = substr($i, 7) + 0; if ($i ~ /^next_batch=/) n = substr($i, 12) + 0 }
+	if (n >= 0 && n < b) found = 1
+} END { exit !found }' "$DAEMON_LOG"
 
 # One outcome the database can never write in time.
 poison=$(insert_job demo.echo '{}')
