@@ -83,14 +83,14 @@ void pool_collect(pool *p)
 	}
 }
 
-/* On the loop thread, without p->mu: threads[] and nthreads are the loop
- * thread's alone, and a new thread takes a while to create (far longer
- * under a sanitizer), during which workers must still take jobs. */
-static size_t spawn(pool *p, size_t n)
+/* Starts `n` threads reserved (counted as starting) by reserve(). On the
+ * loop thread, without p->mu: threads[] and nthreads are the loop thread's
+ * alone, and a new thread takes a while to create (far longer under a
+ * sanitizer), during which workers must still take jobs. */
+static void start_threads(pool *p, size_t n)
 {
 	if (!n)
-		return 0;
-	size_t before = p->nthreads;
+		return;
 	/* Signals belong to the loop thread: workers start with all blocked. */
 	sigset_t all, old;
 	sigfillset(&all);
@@ -100,29 +100,20 @@ static size_t spawn(pool *p, size_t n)
 	for (size_t i = 0; i < sizeof faults / sizeof *faults; i++)
 		sigdelset(&all, faults[i]);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	for (; n && p->nthreads < p->max_threads; n--) {
+	for (; n; n--) {
 		if (pthread_create(&p->threads[p->nthreads], NULL, worker_main, p) != 0) {
 			if (p->nthreads == 0)
 				abort(); /* not a single thread: nothing can ever run */
 			log_warn("cannot start worker thread; continuing with fewer",
 			         LI("threads", (int64_t)p->nthreads));
+			pthread_mutex_lock(&p->mu);
+			p->starting -= n; /* reserved, never to start */
+			pthread_mutex_unlock(&p->mu);
 			break;
 		}
 		p->nthreads++;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return p->nthreads - before;
-}
-
-/* Starts `more` threads, counted as starting under p->mu by the caller. */
-static void start_threads(pool *p, size_t more)
-{
-	size_t made = spawn(p, more);
-	if (made < more) {
-		pthread_mutex_lock(&p->mu);
-		p->starting -= more - made;
-		pthread_mutex_unlock(&p->mu);
-	}
 }
 
 /* How many of `want` threads may start (with p->mu held), counted as
