@@ -101,7 +101,7 @@ $(B)/tests/tools/sql-text: tests/tools/sql-text.c src/sql.h $(B)/libsluice.a
 	@$(if $(Q),echo "  TOOL    $@")
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(B)/libsluice.a $(ALL_LDFLAGS) $(PKG_LIBS) -ldl -lm
 
-$(B)/bench/ceiling: tests/bench/ceiling.c $(B)/libsluice.a
+$(B)/bench/%: tests/bench/%.c $(B)/libsluice.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  BENCH   $@")
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(B)/libsluice.a $(ALL_LDFLAGS) $(PKG_LIBS) -ldl -lm
@@ -112,7 +112,7 @@ torture: tests
 	SLUICE_BUILD=$(B) tests/torture/run $(TORTURE_ARGS)
 
 # Throughput side by side with the peers and the SQL ceiling (not a test).
-bench: all $(B)/bench/ceiling
+bench: all $(B)/bench/ceiling $(B)/bench/crypto
 	@scripts/deps test bench
 	SLUICE_BUILD=$(B) tests/bench/run
 
@@ -126,7 +126,8 @@ $(B)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/driver.c $(B)/libsluice.a
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< tests/fuzz/driver.c $(B)/libsluice.a \
 		$(ALL_LDFLAGS) $(PKG_LIBS) -ldl -lm
 
-tests: all $(UNIT_BIN) $(TEST_PLUGINS) $(TEST_TOOLS) $(FUZZ_REPLAY)
+# The benchmark's tools too: 38_bench_tools runs them.
+tests: all $(UNIT_BIN) $(TEST_PLUGINS) $(TEST_TOOLS) $(FUZZ_REPLAY) $(B)/bench/ceiling $(B)/bench/crypto
 
 # The whole suite against a PostgreSQL the runner starts (tests/run).
 check: tests
