@@ -156,6 +156,21 @@ static completion *refused(const completion *k, const char *err)
 	return e;
 }
 
+/* After a batch was written: the cap doubles (back up after bisecting a
+ * bad record), but for COMPLETE_SLOW_HOLD_MS after a batch too slow or
+ * too large was halved, not past half of that batch. */
+static void grow(completer *c)
+{
+	size_t next = c->limit * 2 > COMPLETE_MAX_BATCH ? COMPLETE_MAX_BATCH : c->limit * 2;
+	if (c->slow_size && mono_ms() < c->slow_until_ms) {
+		if (next > c->slow_size / 2)
+			next = c->slow_size / 2 > c->limit ? c->slow_size / 2 : c->limit;
+	} else {
+		c->slow_size = 0;
+	}
+	c->limit = next;
+}
+
 static void on_result(db_status st, PGresult *res, const char *err, void *arg)
 {
 	completer *c = arg;
@@ -167,8 +182,7 @@ static void on_result(db_status st, PGresult *res, const char *err, void *arg)
 		c->retry_ms = 0;
 		c->transient_fails = 0;
 		after_success(c, res);
-		if (c->limit < COMPLETE_MAX_BATCH)
-			c->limit = c->limit * 2 > COMPLETE_MAX_BATCH ? COMPLETE_MAX_BATCH : c->limit * 2;
+		grow(c);
 		break;
 	case DB_ESQL:
 		if (db_error_transient(c->conn)) {
@@ -192,8 +206,11 @@ static void on_result(db_status st, PGresult *res, const char *err, void *arg)
 			/* Failed again: the batch itself may be why (too long for a
 			 * statement_timeout, too large): smaller ones, still written
 			 * as the outcomes they are. */
-			if (c->transient_fails >= 2 && c->ninflight > 1)
+			if (c->transient_fails >= 2 && c->ninflight > 1) {
 				c->limit = c->ninflight / 2;
+				c->slow_size = c->ninflight;
+				c->slow_until_ms = mono_ms() + COMPLETE_SLOW_HOLD_MS;
+			}
 			c->retry_ms = c->retry_ms ? c->retry_ms * 2 : COMPLETE_RETRY_MIN_MS;
 			if (c->retry_ms > COMPLETE_RETRY_MAX_MS)
 				c->retry_ms = COMPLETE_RETRY_MAX_MS;

@@ -27,6 +27,11 @@
  * takes it, as River's completer gives up after 3): retried for ever, it
  * would hold back every other outcome. About 40 s of retries. */
 #define COMPLETE_GIVE_UP_AFTER 10
+/* After batches had to be halved for failures that should pass (too slow
+ * for statement_timeout, say), how long batches grow no larger than half
+ * of the one that failed: doubling straight back to it made every other
+ * batch fail twice again while a backlog lasted. */
+#define COMPLETE_SLOW_HOLD_MS 30000
 /* Upper bound on one statement's records in bytes (outputs may be up to
  * 32 MB each; PostgreSQL takes no message over 1 GB). */
 #define COMPLETE_MAX_BYTES (64u << 20)
@@ -54,6 +59,8 @@ typedef struct completer {
 	uint64_t retry_ms;       /* pause after a transient failure, 0: none */
 	uint64_t retry_until_ms; /* no flush before (monotonic), but by kick */
 	int transient_fails;     /* in a row, of the batch in hand */
+	size_t slow_size;        /* the batch last halved for them, until slow_until_ms */
+	uint64_t slow_until_ms;
 	uv_timer_t timer;
 	uint64_t applied, skipped, failed, children, retries;
 	void (*on_idle)(void *arg); /* called when nothing is pending or in flight */

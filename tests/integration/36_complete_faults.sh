@@ -9,11 +9,7 @@
 new_db complete_faults
 write_config "$TMP/d.ini"
 sed -i 's/^level = debug/level = info/' "$TMP/d.ini"
-q "ALTER DATABASE \"$(q "SELECT current_database()")\" SET statement_timeout = '1s'" >/dev/null
-q "CREATE FUNCTION test_slow() RETURNS trigger LANGUAGE plpgsql AS
-   \$\$BEGIN PERFORM pg_sleep(CASE WHEN NEW.kind = 'demo.echo' THEN 1.5 ELSE 0.05 END); RETURN NEW; END\$\$" >/dev/null
-q "CREATE TRIGGER test_slow BEFORE UPDATE ON river_job FOR EACH ROW
-   WHEN (NEW.state = 'completed') EXECUTE FUNCTION test_slow()" >/dev/null
+slow_completions "CASE WHEN NEW.kind = 'demo.echo' THEN 1.5 ELSE 0.05 END"
 start_daemon "$TMP/d.ini" || finish
 
 # 60 jobs that end together: one batch of 60 would take 3 s.

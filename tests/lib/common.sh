@@ -169,6 +169,17 @@ maint_config() {
 	} >>"$f"
 }
 
+# slow_completions SECONDS: outcomes written slowly and a statement_timeout
+# of 1 s on the test's database; SECONDS, an SQL expression over NEW, is
+# how long each row's update to completed takes (a trigger's pg_sleep).
+slow_completions() {
+	q "ALTER DATABASE \"$DB\" SET statement_timeout = '1s'" >/dev/null
+	q "CREATE FUNCTION test_slow() RETURNS trigger LANGUAGE plpgsql AS
+	   \$\$BEGIN PERFORM pg_sleep($1); RETURN NEW; END\$\$" >/dev/null
+	q "CREATE TRIGGER test_slow BEFORE UPDATE ON river_job FOR EACH ROW
+	   WHEN (NEW.state = 'completed') EXECUTE FUNCTION test_slow()" >/dev/null
+}
+
 # free_port: a TCP port nothing listens on.
 free_port() {
 	local p
