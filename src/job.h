@@ -60,7 +60,10 @@ typedef struct job {
 	/* Monotonic ms at which a worker thread took it, 0 until then: written
 	 * by that thread, read by the loop's deadline check. */
 	_Atomic uint64_t picked_ms;
-	int64_t started_us;
+	/* Wall-clock µs at which the handler started: written by the worker
+	 * thread, read by the loop too when it gives the job up at the
+	 * shutdown timeout (interrupted()), perhaps while it starts. */
+	_Atomic int64_t started_us;
 	bool abandoned; /* given up at shutdown: its outcome is not written */
 	char failed_key_id[33]; /* set when its args could not be decrypted */
 
